@@ -1,0 +1,301 @@
+//! Node ids handed to the kernel ↔ backing inodes held open as `O_PATH` fds.
+//!
+//! A node id is a counter, never the backing inode number, and a [`FileKey`] keeps its
+//! node id for the whole mount (even after the kernel forgets it), so `st_ino` is stable
+//! for the life of the mount and hard links share one node. The entry's lookup count is
+//! the kernel's: `lookup`/`create`/`mkdir`… add one, `forget` subtracts.
+//!
+//! Lock order: the table lock is taken alone and never held across a syscall; an inode's
+//! `location` mutex is taken with or without it, never the other way round.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::core::FileKey;
+
+/// The FUSE root node id.
+pub const ROOT: u64 = 1;
+
+/// What kind of backing file an inode is (from `st_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Regular file.
+    File,
+    /// Directory.
+    Dir,
+    /// Symbolic link.
+    Symlink,
+    /// FIFO, socket or device node.
+    Special,
+}
+
+impl Kind {
+    /// Classifies an `st_mode`.
+    pub fn from_mode(mode: u32) -> Kind {
+        match mode & libc::S_IFMT {
+            libc::S_IFREG => Kind::File,
+            libc::S_IFDIR => Kind::Dir,
+            libc::S_IFLNK => Kind::Symlink,
+            _ => Kind::Special,
+        }
+    }
+}
+
+/// Where an inode was last seen: parent node and name (for paths in logs and the lock
+/// table, and to remove a delete-pending file's name at its last close).
+#[derive(Clone, Debug)]
+pub struct Location {
+    /// Parent node id.
+    pub parent: u64,
+    /// Name in the parent.
+    pub name: OsString,
+}
+
+/// One backing inode the kernel knows about.
+#[derive(Debug)]
+pub struct Inode {
+    /// Node id as the kernel sees it (also reported as `st_ino`).
+    pub node: u64,
+    /// Generation for this node id (bumped when a key's node is recreated).
+    pub generation: u64,
+    /// Backing identity.
+    pub key: FileKey,
+    /// `O_PATH` fd of the backing inode; all operations start from it.
+    pub fd: OwnedFd,
+    /// File type.
+    pub kind: Kind,
+    /// Last known name; `None` for the root.
+    location: Mutex<Option<Location>>,
+}
+
+impl Inode {
+    /// The `O_PATH` fd.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Last known parent and name.
+    pub fn location(&self) -> Option<Location> {
+        self.location
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Records a new name (after lookup or rename).
+    pub fn set_location(&self, parent: u64, name: &OsStr) {
+        *self.location.lock().unwrap_or_else(|p| p.into_inner()) = Some(Location {
+            parent,
+            name: name.to_owned(),
+        });
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Inodes the kernel currently holds references to.
+    live: HashMap<u64, (Arc<Inode>, u64)>,
+    /// Node id and generation of every key seen during the mount (ids are never reused).
+    ids: HashMap<FileKey, (u64, u64)>,
+    /// Live node id by key, so hard links and repeated lookups share one node.
+    live_by_key: HashMap<FileKey, u64>,
+    /// Next node id to hand out.
+    next: u64,
+}
+
+/// The table of inodes the kernel knows.
+#[derive(Debug)]
+pub struct InodeTable {
+    inner: RwLock<Inner>,
+}
+
+impl InodeTable {
+    /// A table holding only the root.
+    pub fn new(root_fd: OwnedFd, root_key: FileKey) -> InodeTable {
+        let root = Arc::new(Inode {
+            node: ROOT,
+            generation: 0,
+            key: root_key,
+            fd: root_fd,
+            kind: Kind::Dir,
+            location: Mutex::new(None),
+        });
+        let mut inner = Inner {
+            next: ROOT + 1,
+            ..Inner::default()
+        };
+        inner.live.insert(ROOT, (root, 1));
+        inner.ids.insert(root_key, (ROOT, 0));
+        inner.live_by_key.insert(root_key, ROOT);
+        InodeTable {
+            inner: RwLock::new(inner),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The inode for a node id the kernel sent.
+    pub fn get(&self, node: u64) -> Option<Arc<Inode>> {
+        self.read().live.get(&node).map(|(i, _)| i.clone())
+    }
+
+    /// The live inode of a backing key, if the kernel holds one.
+    pub fn by_key(&self, key: FileKey) -> Option<Arc<Inode>> {
+        let inner = self.read();
+        let node = inner.live_by_key.get(&key)?;
+        inner.live.get(node).map(|(i, _)| i.clone())
+    }
+
+    /// Records one kernel reference to the inode `fd` refers to (found as `name` in
+    /// `parent`), creating the entry if needed. If the key is already live, `fd` is
+    /// dropped and the existing entry is returned.
+    pub fn remember(
+        &self,
+        key: FileKey,
+        fd: OwnedFd,
+        kind: Kind,
+        parent: u64,
+        name: &OsStr,
+    ) -> Arc<Inode> {
+        let mut inner = self.write();
+        if let Some(node) = inner.live_by_key.get(&key).copied() {
+            if let Some((inode, count)) = inner.live.get_mut(&node) {
+                if inode.kind == kind {
+                    *count += 1;
+                    let inode = inode.clone();
+                    drop(inner);
+                    inode.set_location(parent, name);
+                    return inode;
+                }
+            }
+        }
+        let (node, generation) = match inner.ids.get(&key).copied() {
+            Some((node, gen_)) if !inner.live.contains_key(&node) => (node, gen_.wrapping_add(1)),
+            _ => {
+                let node = inner.next;
+                inner.next += 1;
+                (node, 0)
+            }
+        };
+        let inode = Arc::new(Inode {
+            node,
+            generation,
+            key,
+            fd,
+            kind,
+            location: Mutex::new(Some(Location {
+                parent,
+                name: name.to_owned(),
+            })),
+        });
+        inner.ids.insert(key, (node, generation));
+        inner.live_by_key.insert(key, node);
+        inner.live.insert(node, (inode.clone(), 1));
+        inode
+    }
+
+    /// The node id a key has (or will have when looked up), for `d_ino` in listings so
+    /// that `readdir` and `stat` agree. Reserves an id without making the key live.
+    pub fn node_id_for(&self, key: FileKey) -> u64 {
+        if let Some((node, _)) = self.read().ids.get(&key) {
+            return *node;
+        }
+        let mut inner = self.write();
+        if let Some((node, _)) = inner.ids.get(&key) {
+            return *node;
+        }
+        let node = inner.next;
+        inner.next += 1;
+        // Stored as the generation before 0, so the first lookup makes it live at 0.
+        inner.ids.insert(key, (node, u64::MAX));
+        node
+    }
+
+    /// Drops `n` kernel references; the entry (and its fd) goes at zero. The root stays.
+    pub fn forget(&self, node: u64, n: u64) {
+        if node == ROOT {
+            return;
+        }
+        let mut inner = self.write();
+        let gone = match inner.live.get_mut(&node) {
+            Some((_, count)) => {
+                *count = count.saturating_sub(n);
+                *count == 0
+            }
+            None => false,
+        };
+        if gone {
+            if let Some((inode, _)) = inner.live.remove(&node) {
+                if inner.live_by_key.get(&inode.key) == Some(&node) {
+                    inner.live_by_key.remove(&inode.key);
+                }
+            }
+        }
+    }
+
+    /// Number of live inodes (root included).
+    pub fn len(&self) -> usize {
+        self.read().live.len()
+    }
+
+    /// True when only... never: the root is always live. Present for clippy's sake.
+    pub fn is_empty(&self) -> bool {
+        self.read().live.is_empty()
+    }
+
+    /// The path of a node relative to the mount root (`""` for the root), from the last
+    /// known names. Names are joined for display only, never for a syscall.
+    pub fn path_of(&self, node: u64) -> String {
+        let mut parts: Vec<OsString> = Vec::new();
+        let mut current = node;
+        // A rename loop in stale names cannot make this spin: depth is bounded.
+        for _ in 0..4096 {
+            if current == ROOT {
+                break;
+            }
+            let Some(inode) = self.get(current) else {
+                parts.push(OsString::from("?"));
+                break;
+            };
+            match inode.location() {
+                Some(loc) => {
+                    parts.push(loc.name);
+                    current = loc.parent;
+                }
+                None => break,
+            }
+        }
+        parts.reverse();
+        let joined: Vec<u8> = parts
+            .iter()
+            .map(|p| p.as_bytes())
+            .collect::<Vec<_>>()
+            .join(&b'/');
+        String::from_utf8_lossy(&joined).into_owned()
+    }
+
+    /// Whether `ancestor` is a strict ancestor of `node` by last known names.
+    pub fn is_below(&self, node: u64, ancestor: u64) -> bool {
+        let mut current = node;
+        for _ in 0..4096 {
+            let Some(inode) = self.get(current) else {
+                return false;
+            };
+            match inode.location() {
+                Some(loc) if loc.parent == ancestor => return true,
+                Some(loc) => current = loc.parent,
+                None => return false,
+            }
+        }
+        false
+    }
+}

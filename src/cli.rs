@@ -1,0 +1,69 @@
+//! The command line (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// sharefs: a passthrough filesystem that gives every program Windows file semantics
+/// (share modes, delete pending, rename rules).
+#[derive(Debug, Parser)]
+#[command(name = "sharefs", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More log output (-v: info, -vv: debug, -vvv: trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Mount BACKING at MOUNTPOINT (foreground; Ctrl-C or SIGTERM unmounts).
+    Mount(MountArgs),
+}
+
+/// `sharefs mount`.
+#[derive(Debug, Args)]
+pub struct MountArgs {
+    /// Directory to mirror.
+    pub backing: PathBuf,
+
+    /// Empty directory to mount on.
+    pub mountpoint: PathBuf,
+
+    /// Mount options, comma-separated, as for other FUSE filesystems: allow_other,
+    /// allow_root, default_permissions, ro, rw, fsname=NAME, nonempty, auto_unmount,
+    /// dev, nodev, suid, nosuid, exec, noexec, atime, noatime, sync, async, dirsync,
+    /// entry_timeout=SECS, attr_timeout=SECS, and sharefs's profile=NAME,
+    /// delete=classic|posix, threads=N.
+    #[arg(short = 'o', value_name = "OPTIONS")]
+    pub options: Vec<String>,
+
+    /// Go to the background once the mount is ready (for scripts and mount(8)).
+    #[arg(long)]
+    pub daemon: bool,
+
+    /// Stay in the foreground (the default; accepted for mount.fuse compatibility).
+    #[arg(short = 'f', long, conflicts_with = "daemon")]
+    pub foreground: bool,
+
+    /// Share modes for programs that cannot ask: windows (default), strict, posix.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// How unlink/rmdir take effect with open handles: classic (name stays until the
+    /// last close) or posix (name goes at once). Default: the profile's.
+    #[arg(long, value_name = "MODE")]
+    pub delete: Option<String>,
+
+    /// FUSE worker threads.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<String>,
+
+    /// Write the log to FILE (daemon mode otherwise discards it).
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+}

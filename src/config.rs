@@ -1,0 +1,196 @@
+//! The validated configuration of one mount, built from the command line and `-o`
+//! options (parsed like other FUSE filesystems: comma-separated, `key` or `key=value`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::core::DeleteMode;
+use crate::policy::Profile;
+
+/// Everything `sharefs mount` needs, validated.
+#[derive(Clone, Debug)]
+pub struct MountConfig {
+    /// Directory to mirror.
+    pub backing: PathBuf,
+    /// Where to mount it.
+    pub mountpoint: PathBuf,
+    /// Share sets for unmodified programs.
+    pub profile: Profile,
+    /// Classic or POSIX delete; `None` = the profile's default.
+    pub delete_mode: Option<DeleteMode>,
+    /// FUSE worker threads.
+    pub threads: usize,
+    /// Other users may use the mount (implies `default_permissions`).
+    pub allow_other: bool,
+    /// Root may use the mount too.
+    pub allow_root: bool,
+    /// The kernel checks permissions against the caller's credentials.
+    pub default_permissions: bool,
+    /// Read-only mount.
+    pub read_only: bool,
+    /// Mount over a non-empty directory.
+    pub nonempty: bool,
+    /// Unmount when the daemon dies (needs fusermount3).
+    pub auto_unmount: bool,
+    /// Source name shown in the mount table.
+    pub fsname: Option<String>,
+    /// Kernel mount flags passed as they are (dev, nosuid, noatime, …).
+    pub kernel_flags: Vec<String>,
+    /// How long the kernel may cache names.
+    pub entry_ttl: Duration,
+    /// How long the kernel may cache attributes.
+    pub attr_ttl: Duration,
+}
+
+impl MountConfig {
+    /// Defaults for a backing dir and a mountpoint.
+    pub fn new(backing: PathBuf, mountpoint: PathBuf) -> MountConfig {
+        MountConfig {
+            backing,
+            mountpoint,
+            profile: Profile::Windows,
+            delete_mode: None,
+            threads: 8,
+            allow_other: false,
+            allow_root: false,
+            default_permissions: false,
+            read_only: false,
+            nonempty: false,
+            auto_unmount: false,
+            fsname: None,
+            kernel_flags: Vec::new(),
+            entry_ttl: Duration::from_secs(1),
+            attr_ttl: Duration::from_secs(1),
+        }
+    }
+
+    /// The delete mode in force.
+    pub fn delete_mode(&self) -> DeleteMode {
+        self.delete_mode
+            .unwrap_or_else(|| self.profile.default_delete_mode())
+    }
+
+    /// Applies one `-o` list (`a,b=c,…`). Unknown options are an error naming them.
+    pub fn apply_options(&mut self, list: &str) -> Result<(), String> {
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (key, value) = match item.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (item, None),
+            };
+            self.apply_option(key, value)?;
+        }
+        Ok(())
+    }
+
+    fn apply_option<'a>(&mut self, key: &str, value: Option<&'a str>) -> Result<(), String> {
+        let need =
+            |v: Option<&'a str>| v.ok_or_else(|| format!("mount option '{key}' needs a value"));
+        match key {
+            "allow_other" => self.allow_other = true,
+            "allow_root" => self.allow_root = true,
+            "default_permissions" => self.default_permissions = true,
+            "ro" => self.read_only = true,
+            "rw" => self.read_only = false,
+            "nonempty" => self.nonempty = true,
+            "auto_unmount" => self.auto_unmount = true,
+            "fsname" => self.fsname = Some(need(value)?.to_string()),
+            // subtype is always "sharefs"; accepted for fstab compatibility.
+            "subtype" => {}
+            "dev" | "nodev" | "suid" | "nosuid" | "exec" | "noexec" | "atime" | "noatime"
+            | "sync" | "async" | "dirsync" => self.kernel_flags.push(key.to_string()),
+            "profile" => self.profile = need(value)?.parse()?,
+            "delete" => self.delete_mode = Some(parse_delete_mode(need(value)?)?),
+            "threads" => self.threads = parse_threads(need(value)?)?,
+            "entry_timeout" => self.entry_ttl = parse_seconds(key, need(value)?)?,
+            "attr_timeout" => self.attr_ttl = parse_seconds(key, need(value)?)?,
+            other => {
+                return Err(format!(
+                    "unknown mount option '{other}' (see `sharefs mount --help`)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `classic` or `posix`.
+pub fn parse_delete_mode(s: &str) -> Result<DeleteMode, String> {
+    match s {
+        "classic" => Ok(DeleteMode::Classic),
+        "posix" => Ok(DeleteMode::Posix),
+        other => Err(format!(
+            "unknown delete mode '{other}'; use 'classic' or 'posix'"
+        )),
+    }
+}
+
+/// A thread count between 1 and 256.
+pub fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=256).contains(&n) => Ok(n),
+        _ => Err(format!("threads must be a number from 1 to 256, not '{s}'")),
+    }
+}
+
+fn parse_seconds(key: &str, s: &str) -> Result<Duration, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0 && *v <= 3600.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{key} must be seconds from 0 to 3600, not '{s}'"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> MountConfig {
+        MountConfig::new("/b".into(), "/m".into())
+    }
+
+    #[test]
+    fn parses_fuse_style_options() {
+        let mut c = cfg();
+        c.apply_options("allow_other,ro,fsname=data,profile=strict,delete=posix,threads=3,noatime")
+            .unwrap();
+        assert!(c.allow_other && c.read_only);
+        assert_eq!(c.fsname.as_deref(), Some("data"));
+        assert_eq!(c.profile, Profile::Strict);
+        assert_eq!(c.delete_mode(), DeleteMode::Posix);
+        assert_eq!(c.threads, 3);
+        assert_eq!(c.kernel_flags, vec!["noatime".to_string()]);
+    }
+
+    #[test]
+    fn unknown_option_is_named() {
+        let err = cfg().apply_options("allow_other,bogus").unwrap_err();
+        assert!(err.contains("'bogus'"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        assert!(
+            cfg()
+                .apply_options("profile=nope")
+                .unwrap_err()
+                .contains("known profiles")
+        );
+        assert!(cfg().apply_options("threads=0").is_err());
+        assert!(
+            cfg()
+                .apply_options("fsname")
+                .unwrap_err()
+                .contains("needs a value")
+        );
+        assert!(cfg().apply_options("delete=later").is_err());
+    }
+
+    #[test]
+    fn posix_profile_defaults_to_posix_delete() {
+        let mut c = cfg();
+        c.apply_options("profile=posix").unwrap();
+        assert_eq!(c.delete_mode(), DeleteMode::Posix);
+        c.apply_options("delete=classic").unwrap();
+        assert_eq!(c.delete_mode(), DeleteMode::Classic);
+    }
+}

@@ -1,0 +1,205 @@
+//! Attributes: getattr/setattr, statfs, extended attributes, access.
+
+use std::ffi::OsStr;
+use std::time::UNIX_EPOCH;
+
+use fuser::{FileAttr, INodeNo, Request, TimeOrNow};
+
+use super::{FsError, SharefsFs, attr};
+use crate::backing::{Backing, Kind, sys};
+use crate::core::Classes;
+
+/// What a setattr asks to change.
+#[derive(Debug, Default)]
+pub(super) struct AttrChange {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub size: Option<u64>,
+    pub atime: Option<TimeOrNow>,
+    pub mtime: Option<TimeOrNow>,
+    pub fh: Option<u64>,
+}
+
+fn timespec(t: Option<TimeOrNow>) -> sys::TimeSpec {
+    match t {
+        None => sys::TimeSpec::Omit,
+        Some(TimeOrNow::Now) => sys::TimeSpec::Now,
+        Some(TimeOrNow::SpecificTime(t)) => match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => sys::TimeSpec::At(d.as_secs() as i64, d.subsec_nanos() as i64),
+            Err(e) => {
+                let d = e.duration();
+                let (mut sec, mut nsec) = (-(d.as_secs() as i64), -(d.subsec_nanos() as i64));
+                if nsec < 0 {
+                    sec -= 1;
+                    nsec += 1_000_000_000;
+                }
+                sys::TimeSpec::At(sec, nsec)
+            }
+        },
+    }
+}
+
+impl SharefsFs {
+    pub(super) fn do_getattr(&self, ino: INodeNo) -> Result<FileAttr, FsError> {
+        let inode = self.inode(ino)?;
+        let st = self.backing.stat(&inode)?;
+        Ok(attr(inode.node, &st))
+    }
+
+    pub(super) fn do_setattr(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        change: AttrChange,
+    ) -> Result<FileAttr, FsError> {
+        let inode = self.inode(ino)?;
+        if let Some(mode) = change.mode {
+            if inode.kind == Kind::Symlink {
+                return Err(FsError::errno(libc::EOPNOTSUPP));
+            }
+            sys::chmod_fd(inode.fd(), mode & 0o7777)?;
+        }
+        if change.uid.is_some() || change.gid.is_some() {
+            sys::chown_fd(inode.fd(), change.uid, change.gid)?;
+        }
+        if let Some(size) = change.size {
+            self.truncate(req, &inode, change.fh, size)?;
+        }
+        if change.atime.is_some() || change.mtime.is_some() {
+            let (a, m) = (timespec(change.atime), timespec(change.mtime));
+            if inode.kind == Kind::Symlink {
+                let loc = inode
+                    .location()
+                    .ok_or_else(|| FsError::errno(libc::ESTALE))?;
+                let parent = self.inode(INodeNo(loc.parent))?;
+                let (fd, c) = Backing::entry(&parent, &loc.name)?;
+                sys::utimens_at_nofollow(fd, &c, a, m)?;
+            } else {
+                sys::utimens_fd(inode.fd(), a, m)?;
+            }
+        }
+        let st = self.backing.stat(&inode)?;
+        Ok(attr(inode.node, &st))
+    }
+
+    /// ftruncate through a handle, or truncate by path: an implicit open with write
+    /// access that shares everything (SetEndOfFile after CreateFile), so an open that
+    /// does not share write refuses it.
+    fn truncate(
+        &self,
+        req: &Request,
+        inode: &std::sync::Arc<crate::backing::Inode>,
+        fh: Option<u64>,
+        size: u64,
+    ) -> Result<(), FsError> {
+        if let Some(h) = fh.and_then(|fh| self.handles.get(fh, inode.node)) {
+            h.file.set_len(size)?;
+            return Ok(());
+        }
+        if inode.kind == Kind::Dir {
+            return Err(FsError::errno(libc::EISDIR));
+        }
+        let owner = self.owner(req);
+        let path = self.path_of(inode.node);
+        let implicit = self
+            .retry_after_release(|| {
+                Ok(self.core.begin_implicit(
+                    inode.key,
+                    Classes::WRITE,
+                    owner.clone(),
+                    path.clone(),
+                )?)
+            })
+            .map_err(|e| self.refused("truncate", &path, &owner, e))?;
+        let result = self
+            .backing
+            .open_io(inode, libc::O_WRONLY)
+            .and_then(|f| f.set_len(size));
+        self.core.end_implicit(inode.key, implicit);
+        Ok(result?)
+    }
+
+    pub(super) fn do_statfs(&self) -> Result<libc::statvfs, FsError> {
+        let root = self.inode(INodeNo(crate::backing::ROOT))?;
+        Ok(sys::fstatvfs(root.fd())?)
+    }
+
+    pub(super) fn do_getxattr(
+        &self,
+        ino: INodeNo,
+        name: &OsStr,
+        size: u32,
+    ) -> Result<Vec<u8>, FsError> {
+        let inode = self.inode(ino)?;
+        if inode.kind == Kind::Symlink {
+            // Reaching a symlink's own xattrs needs its name; user.* cannot be set on
+            // symlinks on Linux anyway.
+            return Err(FsError::errno(libc::ENODATA));
+        }
+        Ok(sys::getxattr(
+            inode.fd(),
+            &sys::cname(name)?,
+            size as usize,
+        )?)
+    }
+
+    pub(super) fn do_listxattr(&self, ino: INodeNo, size: u32) -> Result<Vec<u8>, FsError> {
+        let inode = self.inode(ino)?;
+        if inode.kind == Kind::Symlink {
+            return Ok(Vec::new());
+        }
+        Ok(sys::listxattr(inode.fd(), size as usize)?)
+    }
+
+    pub(super) fn do_setxattr(
+        &self,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
+    ) -> Result<(), FsError> {
+        let inode = self.inode(ino)?;
+        if inode.kind == Kind::Symlink {
+            return Err(FsError::errno(libc::EPERM));
+        }
+        Ok(sys::setxattr(inode.fd(), &sys::cname(name)?, value, flags)?)
+    }
+
+    pub(super) fn do_removexattr(&self, ino: INodeNo, name: &OsStr) -> Result<(), FsError> {
+        let inode = self.inode(ino)?;
+        if inode.kind == Kind::Symlink {
+            return Err(FsError::errno(libc::EPERM));
+        }
+        Ok(sys::removexattr(inode.fd(), &sys::cname(name)?)?)
+    }
+
+    /// access(2) when the kernel does not check permissions itself (no
+    /// `default_permissions`): the caller's uid/gid against the mode bits.
+    pub(super) fn do_access(&self, req: &Request, ino: INodeNo, mask: i32) -> Result<(), FsError> {
+        let inode = self.inode(ino)?;
+        let st = self.backing.stat(&inode)?;
+        if mask == libc::F_OK {
+            return Ok(());
+        }
+        let mode = st.st_mode;
+        let allowed = if req.uid() == 0 {
+            // root may read and write anything, and execute what someone may execute.
+            let x_ok = inode.kind == Kind::Dir || mode & 0o111 != 0;
+            libc::R_OK | libc::W_OK | if x_ok { libc::X_OK } else { 0 }
+        } else {
+            let bits = if req.uid() == st.st_uid {
+                (mode >> 6) & 7
+            } else if req.gid() == st.st_gid {
+                (mode >> 3) & 7
+            } else {
+                mode & 7
+            };
+            bits as i32
+        };
+        if mask & !allowed != 0 {
+            return Err(FsError::errno(libc::EACCES));
+        }
+        Ok(())
+    }
+}

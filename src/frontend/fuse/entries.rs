@@ -1,0 +1,308 @@
+//! Names: lookup, create-like operations, unlink, rmdir, rename, readlink.
+
+use std::ffi::OsStr;
+use std::os::fd::AsFd;
+
+use fuser::{FileAttr, INodeNo, RenameFlags, Request};
+
+use super::{FsError, PendingName, SharefsFs, attr};
+use crate::backing::{Backing, Inode, Kind, key_of, sys};
+use crate::core::{Classes, DeleteMode, FileFacts, RenameRequest, RenameTarget, SemanticError};
+
+/// Reply payload of operations that create a name: attributes and generation.
+pub(super) type Entry = (FileAttr, u64);
+
+impl SharefsFs {
+    /// Runs `f` with the caller's fsuid/fsgid when the daemon is root, so new files get
+    /// the caller's ownership and the parent's permissions are checked for the caller.
+    pub(super) fn as_caller<T>(&self, req: &Request, f: impl FnOnce() -> T) -> T {
+        if self.cfg.switch_creds && req.uid() != 0 {
+            let _guard = sys::FsCredsGuard::switch(req.uid(), req.gid());
+            f()
+        } else {
+            f()
+        }
+    }
+
+    pub(super) fn do_lookup(&self, parent: INodeNo, name: &OsStr) -> Result<Entry, FsError> {
+        let parent = self.inode(parent)?;
+        let (fd, st) = self.backing.probe(&parent, name)?;
+        // Classic delete pending: the name is still listed but every path query of it
+        // fails (SEMANTICS.md §2; Wine `test_delete_pending`-style cases).
+        if self.core.delete_state(key_of(&st)).pending {
+            return Err(SemanticError::DeletePending.into());
+        }
+        let inode = self.backing.remember(&parent, name, fd, &st);
+        Ok((attr(inode.node, &st), inode.generation))
+    }
+
+    /// Looks up a name just created by us and returns its entry.
+    fn entry_of(&self, parent: &Inode, name: &OsStr) -> Result<Entry, FsError> {
+        let (inode, st) = self.backing.lookup(parent, name)?;
+        Ok((attr(inode.node, &st), inode.generation))
+    }
+
+    pub(super) fn do_mkdir(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+    ) -> Result<Entry, FsError> {
+        let parent = self.inode(parent)?;
+        self.check_parent_live(&parent)?;
+        let (fd, c) = Backing::entry(&parent, name)?;
+        self.as_caller(req, || sys::mkdirat(fd, &c, mode))?;
+        self.entry_of(&parent, name)
+    }
+
+    pub(super) fn do_mknod(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        rdev: u32,
+    ) -> Result<Entry, FsError> {
+        let parent = self.inode(parent)?;
+        self.check_parent_live(&parent)?;
+        let (fd, c) = Backing::entry(&parent, name)?;
+        self.as_caller(req, || sys::mknodat(fd, &c, mode, rdev as libc::dev_t))?;
+        self.entry_of(&parent, name)
+    }
+
+    pub(super) fn do_symlink(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        target: &std::path::Path,
+    ) -> Result<Entry, FsError> {
+        let parent = self.inode(parent)?;
+        self.check_parent_live(&parent)?;
+        let (fd, c) = Backing::entry(&parent, name)?;
+        // The target is stored verbatim and never resolved by the daemon: the kernel
+        // resolves it inside the mount, where `..` and absolute paths cannot reach the
+        // backing directory's outside through us.
+        let t = sys::cname(target.as_os_str())?;
+        self.as_caller(req, || sys::symlinkat(&t, fd, &c))?;
+        self.entry_of(&parent, name)
+    }
+
+    pub(super) fn do_link(
+        &self,
+        ino: INodeNo,
+        newparent: INodeNo,
+        newname: &OsStr,
+    ) -> Result<Entry, FsError> {
+        let inode = self.inode(ino)?;
+        let newparent = self.inode(newparent)?;
+        self.check_parent_live(&newparent)?;
+        if self.core.delete_state(inode.key).pending {
+            return Err(SemanticError::DeletePending.into());
+        }
+        let (fd, c) = Backing::entry(&newparent, newname)?;
+        sys::link_fd(inode.fd(), fd, &c)?;
+        self.entry_of(&newparent, newname)
+    }
+
+    pub(super) fn do_readlink(&self, ino: INodeNo) -> Result<Vec<u8>, FsError> {
+        let inode = self.inode(ino)?;
+        if inode.kind != Kind::Symlink {
+            return Err(FsError::errno(libc::EINVAL));
+        }
+        Ok(sys::readlink_fd(inode.fd())?)
+    }
+
+    /// unlink and rmdir: DeleteFile / RemoveDirectory = an implicit open with delete
+    /// access that shares everything, then the delete disposition (SEMANTICS.md §1, §2).
+    pub(super) fn do_remove(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        is_dir: bool,
+    ) -> Result<(), FsError> {
+        let parent = self.inode(parent)?;
+        let owner = self.owner(req);
+        let path = self.child_path(parent.node, name);
+        let op = if is_dir { "rmdir" } else { "unlink" };
+        let (child_fd, st) = self.backing.probe(&parent, name)?;
+        let kind = Kind::from_mode(st.st_mode);
+        match (is_dir, kind) {
+            (false, Kind::Dir) => return Err(FsError::errno(libc::EISDIR)),
+            (true, k) if k != Kind::Dir => return Err(FsError::errno(libc::ENOTDIR)),
+            _ => {}
+        }
+        let key = key_of(&st);
+        let mode = self.cfg.delete_mode;
+        let outcome = self
+            .retry_after_release(|| {
+                let h =
+                    self.core
+                        .begin_implicit(key, Classes::DELETE, owner.clone(), path.clone())?;
+                // A directory that will only be pending must be empty now: its removal at
+                // the last close could not fail any more (SEMANTICS.md §2: a directory
+                // whose only child is pending still counts as not empty).
+                if is_dir && self.core.opens_of(key).len() > 1 {
+                    let empty = self.backing.is_dir_empty(child_fd.as_fd());
+                    if !matches!(empty, Ok(true)) {
+                        self.core.end_implicit(key, h);
+                        return Err(match empty {
+                            Err(e) => FsError::Io(e),
+                            Ok(_) => FsError::errno(libc::ENOTEMPTY),
+                        });
+                    }
+                }
+                Ok(self
+                    .core
+                    .commit_delete(key, h, mode, FileFacts::default())?)
+            })
+            .map_err(|e| self.refused(op, &path, &owner, e))?;
+        if outcome.remove_name_now {
+            let removed = self.backing.remove(&parent, name, is_dir);
+            self.core.name_removed(key, removed.is_ok());
+            removed?;
+        } else {
+            tracing::debug!(path = %path, "delete pending until the last handle closes");
+            self.pending_names
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(
+                    key,
+                    PendingName {
+                        parent: parent.clone(),
+                        name: name.to_owned(),
+                        is_dir,
+                    },
+                );
+        }
+        Ok(())
+    }
+
+    /// Removes the backing name of a delete-pending file whose last handle closed.
+    pub(super) fn remove_pending_name(&self, inode: &Inode) {
+        let stored = self
+            .pending_names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&inode.key);
+        let target = match stored {
+            Some(p) => Some((p.parent, p.name, p.is_dir)),
+            None => inode.location().and_then(|loc| {
+                self.backing
+                    .inodes
+                    .get(loc.parent)
+                    .map(|parent| (parent, loc.name, inode.kind == Kind::Dir))
+            }),
+        };
+        let Some((parent, name, is_dir)) = target else {
+            tracing::warn!(
+                node = inode.node,
+                "delete pending file has no known name left"
+            );
+            self.core.name_removed(inode.key, false);
+            return;
+        };
+        // The name must still be this file: a backing change behind our back must not
+        // make us delete another file.
+        let same =
+            matches!(self.backing.probe(&parent, &name), Ok((_, st)) if key_of(&st) == inode.key);
+        let ok = same && self.backing.remove(&parent, &name, is_dir).is_ok();
+        if !ok {
+            tracing::warn!(node = inode.node, name = ?name, "could not remove delete-pending file");
+        }
+        self.core.name_removed(inode.key, ok);
+        self.invalidator.entry(parent.node, &name);
+    }
+
+    pub(super) fn do_rename(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
+    ) -> Result<(), FsError> {
+        let parent = self.inode(parent)?;
+        let newparent = self.inode(newparent)?;
+        self.check_parent_live(&newparent)?;
+        let owner = self.owner(req);
+        let path = self.child_path(parent.node, name);
+        let (_src_fd, src_st) = self.backing.probe(&parent, name)?;
+        let source = key_of(&src_st);
+        let src_kind = Kind::from_mode(src_st.st_mode);
+        let target = match self.backing.probe(&newparent, newname) {
+            Ok((_, st)) => Some(RenameTarget {
+                key: key_of(&st),
+                is_dir: Kind::from_mode(st.st_mode) == Kind::Dir,
+                facts: FileFacts::default(),
+            }),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let raw = flags.bits();
+        if raw & libc::RENAME_NOREPLACE != 0 && target.is_some() {
+            return Err(FsError::errno(libc::EEXIST));
+        }
+        let exchange = raw & libc::RENAME_EXCHANGE != 0;
+        let mode = self.cfg.delete_mode;
+        let ticket = self
+            .retry_after_release(|| {
+                let open_descendants = if src_kind == Kind::Dir && mode == DeleteMode::Classic {
+                    self.open_records_below(source)
+                } else {
+                    Vec::new()
+                };
+                let request = RenameRequest {
+                    source,
+                    source_parent: parent.key,
+                    target_parent: newparent.key,
+                    target,
+                    exchange,
+                    open_descendants,
+                    mode,
+                    owner: owner.clone(),
+                    path: path.clone(),
+                };
+                Ok(self.core.begin_rename(&request)?)
+            })
+            .map_err(|e| self.refused("rename", &path, &owner, e))?;
+        let result = sys::renameat2(
+            parent.fd(),
+            &sys::cname(name)?,
+            newparent.fd(),
+            &sys::cname(newname)?,
+            raw,
+        );
+        self.core.finish_rename(ticket, result.is_ok());
+        result?;
+        if let Some(inode) = self.backing.inodes.by_key(source) {
+            inode.set_location(newparent.node, newname);
+        }
+        if exchange {
+            if let Some(t) = target.and_then(|t| self.backing.inodes.by_key(t.key)) {
+                t.set_location(parent.node, name);
+            }
+        }
+        Ok(())
+    }
+
+    /// Open records of every file whose last known location is below the directory
+    /// `dir` (by name chain). Only walks when some file is open at all.
+    fn open_records_below(&self, dir: crate::core::FileKey) -> Vec<crate::core::OpenRecord> {
+        let Some(dir_inode) = self.backing.inodes.by_key(dir) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for key in self.core.open_files() {
+            if let Some(inode) = self.backing.inodes.by_key(key) {
+                if self.backing.inodes.is_below(inode.node, dir_inode.node) {
+                    out.extend(self.core.opens_of(key));
+                }
+            }
+        }
+        out
+    }
+}

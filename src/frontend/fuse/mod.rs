@@ -1,0 +1,271 @@
+//! The FUSE front-end (Linux, and macOS through macFUSE): decodes each request, asks the
+//! semantics core, performs the backing operation and replies exactly once.
+//!
+//! Each `Filesystem` method is a two-line shim over a `do_*` function that returns
+//! `Result<_, FsError>`; only the shim touches the reply object.
+//!
+//! Lock order: handle table → core shard → inode table; none is held across a syscall.
+
+mod attrs;
+mod dirs;
+mod entries;
+pub mod errno;
+mod files;
+mod filesystem;
+mod invalidate;
+pub mod preflight;
+pub mod process;
+pub mod session;
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use fuser::{FileAttr, FileType, INodeNo, Request};
+
+pub use errno::FsError;
+pub use invalidate::Invalidator;
+
+use crate::backing::{Backing, HandleTable, Inode, Stat};
+use crate::core::{Core, DeleteMode, FileKey, Owner, SemanticError};
+use crate::policy::Profile;
+use process::ProcessResolver;
+
+/// Settings of one mount that the front-end needs.
+#[derive(Clone, Debug)]
+pub struct FsConfig {
+    /// Share sets for programs that cannot ask for one.
+    pub profile: Profile,
+    /// Classic (name stays until the last close) or POSIX delete.
+    pub delete_mode: DeleteMode,
+    /// How long the kernel may cache a name → inode mapping.
+    pub entry_ttl: Duration,
+    /// How long the kernel may cache attributes.
+    pub attr_ttl: Duration,
+    /// errno for a sharing violation (EBUSY by default, SEMANTICS.md §7).
+    pub sharing_errno: i32,
+    /// The daemon runs as root: create files with the caller's fsuid/fsgid.
+    pub switch_creds: bool,
+    /// Worker threads (to size waits; fuser owns the threads).
+    pub threads: usize,
+}
+
+impl Default for FsConfig {
+    fn default() -> Self {
+        FsConfig {
+            profile: Profile::Windows,
+            delete_mode: DeleteMode::Classic,
+            entry_ttl: Duration::from_secs(1),
+            attr_ttl: Duration::from_secs(1),
+            sharing_errno: libc::EBUSY,
+            switch_creds: false,
+            threads: 8,
+        }
+    }
+}
+
+/// Where a delete-pending file's name lives, kept from the unlink until its last close
+/// (the kernel forgets the dentry at unlink, so the parent may leave the inode table).
+#[derive(Debug)]
+struct PendingName {
+    parent: Arc<Inode>,
+    name: OsString,
+    is_dir: bool,
+}
+
+/// How long a refused operation waits for the RELEASE of handles whose close() was
+/// already seen (the kernel sends RELEASE asynchronously after close() returns).
+const RELEASE_GRACE: Duration = Duration::from_millis(150);
+
+/// The filesystem served over FUSE.
+#[derive(Debug)]
+pub struct SharefsFs {
+    /// The mirrored directory.
+    backing: Backing,
+    /// Open handles.
+    handles: HandleTable,
+    /// The semantics core (shared with the control interface).
+    core: Arc<Core>,
+    /// Mount settings.
+    cfg: FsConfig,
+    /// Thread id → process.
+    procs: ProcessResolver,
+    /// Names to remove at the last close of delete-pending files.
+    pending_names: Mutex<HashMap<FileKey, PendingName>>,
+    /// Kernel cache invalidations, sent from a thread of their own.
+    invalidator: Arc<Invalidator>,
+    /// Signalled at every release, for [`RELEASE_GRACE`] waits.
+    released: (Mutex<u64>, Condvar),
+}
+
+impl SharefsFs {
+    /// A filesystem over `backing`.
+    pub fn new(
+        backing: Backing,
+        core: Arc<Core>,
+        cfg: FsConfig,
+        invalidator: Arc<Invalidator>,
+    ) -> SharefsFs {
+        SharefsFs {
+            backing,
+            handles: HandleTable::new(),
+            core,
+            cfg,
+            procs: ProcessResolver::new(),
+            pending_names: Mutex::new(HashMap::new()),
+            invalidator,
+            released: (Mutex::new(0), Condvar::new()),
+        }
+    }
+
+    fn inode(&self, node: INodeNo) -> Result<Arc<Inode>, FsError> {
+        self.backing
+            .inodes
+            .get(node.0)
+            .ok_or_else(|| FsError::errno(libc::ESTALE))
+    }
+
+    fn owner(&self, req: &Request) -> Arc<Owner> {
+        self.procs.owner(req.pid(), req.uid(), req.gid())
+    }
+
+    fn errno(&self, e: &FsError) -> fuser::Errno {
+        e.to_errno(self.cfg.sharing_errno)
+    }
+
+    /// Path of a node (relative to the mount root) for records and logs.
+    fn path_of(&self, node: u64) -> Arc<str> {
+        Arc::from(self.backing.inodes.path_of(node))
+    }
+
+    fn child_path(&self, parent: u64, name: &std::ffi::OsStr) -> Arc<str> {
+        let p = self.backing.inodes.path_of(parent);
+        let n = name.to_string_lossy();
+        Arc::from(if p.is_empty() {
+            n.into_owned()
+        } else {
+            format!("{p}/{n}")
+        })
+    }
+
+    /// Refuses creating entries in a delete-pending directory (SEMANTICS.md §2).
+    fn check_parent_live(&self, parent: &Inode) -> Result<(), FsError> {
+        if self.core.delete_state(parent.key).pending {
+            return Err(SemanticError::DeletePending.into());
+        }
+        Ok(())
+    }
+
+    /// Logs a refusal with both parties (the conflict log of a later issue builds on this
+    /// event) and passes the error through.
+    fn refused(&self, op: &str, path: &str, owner: &Owner, e: FsError) -> FsError {
+        if let FsError::Denied(err) = &e {
+            let holders: Vec<String> = err
+                .holders()
+                .iter()
+                .map(|h| {
+                    format!(
+                        "pid={} comm={} access={} share={} path={}",
+                        h.owner.pid,
+                        h.owner.comm,
+                        h.access.rwd(),
+                        h.share.rwd(),
+                        h.path
+                    )
+                })
+                .collect();
+            tracing::info!(
+                target: "sharefs::conflict",
+                op,
+                path,
+                pid = owner.pid,
+                comm = %owner.comm,
+                uid = owner.uid,
+                kind = err.kind(),
+                errno = self.errno(&e).code(),
+                holders = ?holders,
+                "refused: {err}"
+            );
+        }
+        e
+    }
+
+    /// Runs `attempt`; if it is refused by open handles whose close() was already seen,
+    /// waits (bounded) for their asynchronous RELEASE and tries again. Without this,
+    /// `close(fd); unlink(path)` could race the kernel's background RELEASE.
+    fn retry_after_release<T>(
+        &self,
+        mut attempt: impl FnMut() -> Result<T, FsError>,
+    ) -> Result<T, FsError> {
+        let deadline = Instant::now() + RELEASE_GRACE;
+        loop {
+            let seen = *self.released.0.lock().unwrap_or_else(|p| p.into_inner());
+            let result = attempt();
+            let Err(FsError::Denied(err)) = &result else {
+                return result;
+            };
+            let waiting = err
+                .holders()
+                .iter()
+                .any(|h| self.handles.is_closing(h.handle));
+            if !waiting || Instant::now() >= deadline {
+                return result;
+            }
+            let guard = self.released.0.lock().unwrap_or_else(|p| p.into_inner());
+            if *guard == seen {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let _ = self.released.1.wait_timeout(guard, left);
+            }
+        }
+    }
+
+    fn note_release(&self) {
+        let mut n = self.released.0.lock().unwrap_or_else(|p| p.into_inner());
+        *n += 1;
+        self.released.1.notify_all();
+    }
+}
+
+/// A node's attributes as FUSE wants them (`st_ino` is the node id: stable for the
+/// mount, shared by hard links).
+fn attr(node: u64, st: &Stat) -> FileAttr {
+    FileAttr {
+        ino: INodeNo(node),
+        size: st.st_size as u64,
+        blocks: st.st_blocks as u64,
+        atime: time(st.st_atime, st.st_atime_nsec),
+        mtime: time(st.st_mtime, st.st_mtime_nsec),
+        ctime: time(st.st_ctime, st.st_ctime_nsec),
+        crtime: UNIX_EPOCH,
+        kind: file_type(st.st_mode),
+        perm: (st.st_mode & 0o7777) as u16,
+        nlink: st.st_nlink as u32,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        rdev: st.st_rdev as u32,
+        blksize: st.st_blksize as u32,
+        flags: 0,
+    }
+}
+
+fn time(sec: i64, nsec: i64) -> SystemTime {
+    let nsec = nsec.clamp(0, 999_999_999) as u32;
+    if sec >= 0 {
+        UNIX_EPOCH + Duration::new(sec as u64, nsec)
+    } else {
+        UNIX_EPOCH - Duration::new(sec.unsigned_abs(), 0) + Duration::new(0, nsec)
+    }
+}
+
+fn file_type(mode: u32) -> FileType {
+    match mode & libc::S_IFMT {
+        libc::S_IFDIR => FileType::Directory,
+        libc::S_IFLNK => FileType::Symlink,
+        libc::S_IFIFO => FileType::NamedPipe,
+        libc::S_IFSOCK => FileType::Socket,
+        libc::S_IFCHR => FileType::CharDevice,
+        libc::S_IFBLK => FileType::BlockDevice,
+        _ => FileType::RegularFile,
+    }
+}

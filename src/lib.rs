@@ -1,0 +1,74 @@
+//! sharefs: a user-space filesystem that mirrors a backing directory and gives every
+//! program that uses the mount Windows file semantics: share modes, delete pending and
+//! delete-on-close, and the rename rules (see `docs/semantics.md`).
+//!
+//! # Layout
+//!
+//! - [`core`]: the semantics core. Platform-free (std only): the open registry keyed by
+//!   `(st_dev, st_ino)`, the CreateFile sharing decision, delete and rename rules.
+//! - [`policy`]: which share set an unmodified program gets (built-in profiles).
+//! - [`backing`]: the mirrored directory. All syscalls, and all `unsafe`, live in
+//!   `backing::sys`; names are resolved one component at a time relative to held fds.
+//! - [`frontend`]: protocol front-ends; `frontend::fuse` serves the mount through
+//!   `fuser`, asks the core, calls the backing layer and replies once.
+//! - [`config`]: a validated mount configuration from the CLI and `-o` options.
+//! - [`cli`]: the clap command line; `main.rs` only parses it and calls [`run`].
+//!
+//! # Lock order
+//!
+//! handle table → core shard → inode table; an inode's location mutex last. No table
+//! lock is held across a syscall.
+
+pub mod backing;
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod frontend;
+pub mod policy;
+
+use cli::{Cli, Command, MountArgs};
+use config::MountConfig;
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Mount(args) => run_mount(args),
+    }
+}
+
+fn run_mount(args: MountArgs) -> i32 {
+    let cfg = match mount_config(&args) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("sharefs: {msg}");
+            return 2;
+        }
+    };
+    match frontend::fuse::session::mount(&cfg, args.daemon) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("sharefs: {e}");
+            1
+        }
+    }
+}
+
+fn mount_config(args: &MountArgs) -> Result<MountConfig, String> {
+    let mut cfg = MountConfig::new(args.backing.clone(), args.mountpoint.clone());
+    for list in &args.options {
+        cfg.apply_options(list)?;
+    }
+    if let Some(p) = &args.profile {
+        cfg.profile = p.parse()?;
+        if args.delete.is_none() && !args.options.iter().any(|o| o.contains("delete=")) {
+            cfg.delete_mode = None;
+        }
+    }
+    if let Some(d) = &args.delete {
+        cfg.delete_mode = Some(config::parse_delete_mode(d)?);
+    }
+    if let Some(t) = &args.threads {
+        cfg.threads = config::parse_threads(t)?;
+    }
+    Ok(cfg)
+}
