@@ -167,16 +167,15 @@ impl InodeTable {
         name: &OsStr,
     ) -> Arc<Inode> {
         let mut inner = self.write();
-        if let Some(node) = inner.live_by_key.get(&key).copied() {
-            if let Some((inode, count)) = inner.live.get_mut(&node) {
-                if inode.kind == kind {
-                    *count += 1;
-                    let inode = inode.clone();
-                    drop(inner);
-                    inode.set_location(parent, name);
-                    return inode;
-                }
-            }
+        if let Some(node) = inner.live_by_key.get(&key).copied()
+            && let Some((inode, count)) = inner.live.get_mut(&node)
+            && inode.kind == kind
+        {
+            *count += 1;
+            let inode = inode.clone();
+            drop(inner);
+            inode.set_location(parent, name);
+            return inode;
         }
         let (node, generation) = match inner.ids.get(&key).copied() {
             Some((node, gen_)) if !inner.live.contains_key(&node) => (node, gen_.wrapping_add(1)),
@@ -233,12 +232,11 @@ impl InodeTable {
             }
             None => false,
         };
-        if gone {
-            if let Some((inode, _)) = inner.live.remove(&node) {
-                if inner.live_by_key.get(&inode.key) == Some(&node) {
-                    inner.live_by_key.remove(&inode.key);
-                }
-            }
+        if gone
+            && let Some((inode, _)) = inner.live.remove(&node)
+            && inner.live_by_key.get(&inode.key) == Some(&node)
+        {
+            inner.live_by_key.remove(&inode.key);
         }
     }
 

@@ -86,7 +86,7 @@ pub fn open_beneath(
         other => return other,
     }
     // SAFETY: `name` is NUL-terminated; the fd returned is fresh and owned by us.
-    let fd = cvt(unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags, mode as u32) })?;
+    let fd = cvt(unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags, mode) })?;
     // SAFETY: fresh fd from the kernel.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }

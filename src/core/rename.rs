@@ -171,10 +171,16 @@ impl Core {
     }
 
     /// Ends a rename's implicit opens. When a replaced target is still open (POSIX
-    /// semantics), it becomes delete-pending with its name already gone.
-    pub fn finish_rename(&self, ticket: RenameTicket, succeeded: bool) {
+    /// semantics), it becomes delete-pending with its name already gone. Returns the
+    /// files whose names the front-end must now remove (a file that became pending
+    /// while the rename held its last open; see [`Core::end_implicit`]).
+    #[must_use = "returned files are delete-pending with no open left: remove their names"]
+    pub fn finish_rename(&self, ticket: RenameTicket, succeeded: bool) -> Vec<FileKey> {
+        let mut settle = Vec::new();
         let (key, handle) = ticket.source;
-        self.end_implicit(key, handle);
+        if self.end_implicit(key, handle).remove_name {
+            settle.push(key);
+        }
         if let Some((key, handle)) = ticket.target {
             if succeeded && ticket.target_stays_open {
                 if self
@@ -183,9 +189,10 @@ impl Core {
                 {
                     self.name_removed(key, true);
                 }
-            } else {
-                self.end_implicit(key, handle);
+            } else if self.end_implicit(key, handle).remove_name {
+                settle.push(key);
             }
         }
+        settle
     }
 }

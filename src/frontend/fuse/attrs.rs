@@ -116,7 +116,9 @@ impl SharefsFs {
             .backing
             .open_io(inode, libc::O_WRONLY)
             .and_then(|f| f.set_len(size));
-        self.core.end_implicit(inode.key, implicit);
+        if self.core.end_implicit(inode.key, implicit).remove_name {
+            self.settle_pending(inode.key);
+        }
         Ok(result?)
     }
 

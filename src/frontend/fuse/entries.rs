@@ -7,7 +7,9 @@ use fuser::{FileAttr, INodeNo, RenameFlags, Request};
 
 use super::{FsError, PendingName, SharefsFs, attr};
 use crate::backing::{Backing, Inode, Kind, key_of, sys};
-use crate::core::{Classes, DeleteMode, FileFacts, RenameRequest, RenameTarget, SemanticError};
+use crate::core::{
+    Classes, DeleteMode, FileFacts, FileKey, RenameRequest, RenameTarget, SemanticError,
+};
 
 /// Reply payload of operations that create a name: attributes and generation.
 pub(super) type Entry = (FileAttr, u64);
@@ -147,7 +149,9 @@ impl SharefsFs {
                 if is_dir && self.core.opens_of(key).len() > 1 {
                     let empty = self.backing.is_dir_empty(child_fd.as_fd());
                     if !matches!(empty, Ok(true)) {
-                        self.core.end_implicit(key, h);
+                        if self.core.end_implicit(key, h).remove_name {
+                            self.settle_pending(key);
+                        }
                         return Err(match empty {
                             Err(e) => FsError::Io(e),
                             Ok(_) => FsError::errno(libc::ENOTEMPTY),
@@ -180,39 +184,35 @@ impl SharefsFs {
         Ok(())
     }
 
-    /// Removes the backing name of a delete-pending file whose last handle closed.
-    pub(super) fn remove_pending_name(&self, inode: &Inode) {
+    /// Removes the backing name of a delete-pending file whose last open has gone (the
+    /// core asked for it with `remove_name`), and reports the result to the core.
+    pub(super) fn settle_pending(&self, key: FileKey) {
         let stored = self
             .pending_names
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&inode.key);
+            .remove(&key);
         let target = match stored {
             Some(p) => Some((p.parent, p.name, p.is_dir)),
-            None => inode.location().and_then(|loc| {
-                self.backing
-                    .inodes
-                    .get(loc.parent)
-                    .map(|parent| (parent, loc.name, inode.kind == Kind::Dir))
+            None => self.backing.inodes.by_key(key).and_then(|inode| {
+                let loc = inode.location()?;
+                let parent = self.backing.inodes.get(loc.parent)?;
+                Some((parent, loc.name, inode.kind == Kind::Dir))
             }),
         };
         let Some((parent, name, is_dir)) = target else {
-            tracing::warn!(
-                node = inode.node,
-                "delete pending file has no known name left"
-            );
-            self.core.name_removed(inode.key, false);
+            tracing::warn!(?key, "delete-pending file has no known name left");
+            self.core.name_removed(key, false);
             return;
         };
         // The name must still be this file: a backing change behind our back must not
         // make us delete another file.
-        let same =
-            matches!(self.backing.probe(&parent, &name), Ok((_, st)) if key_of(&st) == inode.key);
+        let same = matches!(self.backing.probe(&parent, &name), Ok((_, st)) if key_of(&st) == key);
         let ok = same && self.backing.remove(&parent, &name, is_dir).is_ok();
         if !ok {
-            tracing::warn!(node = inode.node, name = ?name, "could not remove delete-pending file");
+            tracing::warn!(?key, name = ?name, "could not remove delete-pending file");
         }
-        self.core.name_removed(inode.key, ok);
+        self.core.name_removed(key, ok);
         self.invalidator.entry(parent.node, &name);
     }
 
@@ -276,15 +276,15 @@ impl SharefsFs {
             &sys::cname(newname)?,
             raw,
         );
-        self.core.finish_rename(ticket, result.is_ok());
+        for key in self.core.finish_rename(ticket, result.is_ok()) {
+            self.settle_pending(key);
+        }
         result?;
         if let Some(inode) = self.backing.inodes.by_key(source) {
             inode.set_location(newparent.node, newname);
         }
-        if exchange {
-            if let Some(t) = target.and_then(|t| self.backing.inodes.by_key(t.key)) {
-                t.set_location(parent.node, name);
-            }
+        if exchange && let Some(t) = target.and_then(|t| self.backing.inodes.by_key(t.key)) {
+            t.set_location(parent.node, name);
         }
         Ok(())
     }
@@ -297,10 +297,10 @@ impl SharefsFs {
         };
         let mut out = Vec::new();
         for key in self.core.open_files() {
-            if let Some(inode) = self.backing.inodes.by_key(key) {
-                if self.backing.inodes.is_below(inode.node, dir_inode.node) {
-                    out.extend(self.core.opens_of(key));
-                }
+            if let Some(inode) = self.backing.inodes.by_key(key)
+                && self.backing.inodes.is_below(inode.node, dir_inode.node)
+            {
+                out.extend(self.core.opens_of(key));
             }
         }
         out

@@ -236,11 +236,11 @@ impl SharefsFs {
         let result = match self.core.close(h.inode.key, h.core) {
             Ok(outcome) => {
                 if outcome.remove_name {
-                    self.remove_pending_name(&h.inode);
-                } else if outcome.became_pending {
-                    if let Some(loc) = h.inode.location() {
-                        self.invalidator.entry(loc.parent, &loc.name);
-                    }
+                    self.settle_pending(h.inode.key);
+                } else if outcome.became_pending
+                    && let Some(loc) = h.inode.location()
+                {
+                    self.invalidator.entry(loc.parent, &loc.name);
                 }
                 Ok(())
             }

@@ -36,10 +36,10 @@ impl Invalidator {
                 for msg in rx {
                     let Inval::Entry { parent, name } = msg;
                     // ENOENT just means the kernel had nothing cached.
-                    if let Err(e) = notifier.inval_entry(INodeNo(parent), &name) {
-                        if e.raw_os_error() != Some(libc::ENOENT) {
-                            tracing::debug!("inval_entry({parent}, {name:?}): {e}");
-                        }
+                    if let Err(e) = notifier.inval_entry(INodeNo(parent), &name)
+                        && e.raw_os_error() != Some(libc::ENOENT)
+                    {
+                        tracing::debug!("inval_entry({parent}, {name:?}): {e}");
                     }
                 }
             })?;

@@ -13,10 +13,13 @@ use crate::core::Owner;
 /// How long a thread id → process mapping is trusted (thread ids are recycled).
 const TTL: Duration = Duration::from_secs(2);
 
+/// A cached thread → (process id, process name, when it was read).
+type CachedProcess = (u32, Arc<str>, Instant);
+
 /// Resolves thread ids to processes, with a small LRU cache.
 #[derive(Debug)]
 pub struct ProcessResolver {
-    cache: Mutex<LruCache<u32, (u32, Arc<str>, Instant)>>,
+    cache: Mutex<LruCache<u32, CachedProcess>>,
 }
 
 impl Default for ProcessResolver {
@@ -54,10 +57,10 @@ impl ProcessResolver {
         }
         {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((pid, comm, at)) = cache.get(&tid) {
-                if at.elapsed() < TTL {
-                    return (*pid, comm.clone());
-                }
+            if let Some((pid, comm, at)) = cache.get(&tid)
+                && at.elapsed() < TTL
+            {
+                return (*pid, comm.clone());
             }
         }
         let (pid, comm) = read_status(tid).unwrap_or((tid, Arc::from("?")));
