@@ -23,6 +23,44 @@ pub struct Cli {
 pub enum Command {
     /// Mount BACKING at MOUNTPOINT (foreground; Ctrl-C or SIGTERM unmounts).
     Mount(MountArgs),
+    /// Open PATH on a sharefs mount with exact modes and keep it open until COMMAND
+    /// exits, or (without COMMAND) until stdin closes or a signal arrives.
+    Hold(HoldArgs),
+}
+
+/// `sharefs hold`.
+#[derive(Debug, Args)]
+pub struct HoldArgs {
+    /// Access to hold: comma list of read, write, delete, or none (default read).
+    #[arg(long, value_name = "CLASSES")]
+    pub access: Option<String>,
+
+    /// Share set: comma list of read, write, delete, or none (default: the policy's).
+    #[arg(long, value_name = "CLASSES")]
+    pub share: Option<String>,
+
+    /// Delete the file when this handle closes (needs delete access).
+    #[arg(long)]
+    pub delete_on_close: bool,
+
+    /// Open write-through.
+    #[arg(long)]
+    pub write_through: bool,
+
+    /// Create the file if it does not exist.
+    #[arg(long)]
+    pub create: bool,
+
+    /// The mount's control directory, if not `.sharefs` above PATH.
+    #[arg(long, value_name = "DIR")]
+    pub control_dir: Option<PathBuf>,
+
+    /// File or directory on a sharefs mount.
+    pub path: PathBuf,
+
+    /// Command to run while the file is held; its exit status becomes ours.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 /// `sharefs mount`.
@@ -62,6 +100,10 @@ pub struct MountArgs {
     /// FUSE worker threads.
     #[arg(long, value_name = "N")]
     pub threads: Option<String>,
+
+    /// Name of the virtual control directory at the mount root (default .sharefs).
+    #[arg(long, value_name = "NAME")]
+    pub control_dir: Option<String>,
 
     /// Write the log to FILE (daemon mode otherwise discards it).
     #[arg(long, value_name = "FILE")]

@@ -40,6 +40,10 @@ pub struct MountConfig {
     pub entry_ttl: Duration,
     /// How long the kernel may cache attributes.
     pub attr_ttl: Duration,
+    /// Name of the virtual control directory at the mount root.
+    pub control_dir: String,
+    /// How long an unconsumed control-API intent stays valid.
+    pub intent_ttl: Duration,
 }
 
 impl MountConfig {
@@ -61,6 +65,8 @@ impl MountConfig {
             kernel_flags: Vec::new(),
             entry_ttl: Duration::from_secs(1),
             attr_ttl: Duration::from_secs(1),
+            control_dir: crate::control::DEFAULT_CONTROL_DIR.to_string(),
+            intent_ttl: crate::control::intent::INTENT_TTL,
         }
     }
 
@@ -101,8 +107,10 @@ impl MountConfig {
             "profile" => self.profile = need(value)?.parse()?,
             "delete" => self.delete_mode = Some(parse_delete_mode(need(value)?)?),
             "threads" => self.threads = parse_threads(need(value)?)?,
+            "control_dir" => self.control_dir = parse_control_dir(need(value)?)?,
             "entry_timeout" => self.entry_ttl = parse_seconds(key, need(value)?)?,
             "attr_timeout" => self.attr_ttl = parse_seconds(key, need(value)?)?,
+            "intent_ttl" => self.intent_ttl = parse_seconds(key, need(value)?)?,
             other => {
                 return Err(format!(
                     "unknown mount option '{other}' (see `sharefs mount --help`)"
@@ -122,6 +130,16 @@ pub fn parse_delete_mode(s: &str) -> Result<DeleteMode, String> {
             "unknown delete mode '{other}'; use 'classic' or 'posix'"
         )),
     }
+}
+
+/// A single, ordinary file name for the control directory.
+pub fn parse_control_dir(s: &str) -> Result<String, String> {
+    if s.is_empty() || s == "." || s == ".." || s.contains('/') || s.contains('\0') {
+        return Err(format!(
+            "control directory name must be one plain file name, not '{s}'"
+        ));
+    }
+    Ok(s.to_string())
 }
 
 /// A thread count between 1 and 256.

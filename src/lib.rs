@@ -7,11 +7,14 @@
 //! - [`core`]: the semantics core. Platform-free (std only): the open registry keyed by
 //!   `(st_dev, st_ino)`, the CreateFile sharing decision, delete and rename rules.
 //! - [`policy`]: which share set an unmodified program gets (built-in profiles).
+//! - [`control`]: the control API's protocol (intent lines, ioctl numbers), served by
+//!   front-ends in the virtual `.sharefs/` directory.
 //! - [`backing`]: the mirrored directory. All syscalls, and all `unsafe`, live in
 //!   `backing::sys`; names are resolved one component at a time relative to held fds.
 //! - [`frontend`]: protocol front-ends; `frontend::fuse` serves the mount through
 //!   `fuser`, asks the core, calls the backing layer and replies once.
 //! - [`config`]: a validated mount configuration from the CLI and `-o` options.
+//! - [`client`]: the Rust client of the control API; [`hold`] is `sharefs hold`.
 //! - [`cli`]: the clap command line; `main.rs` only parses it and calls [`run`].
 //!
 //! # Lock order
@@ -21,9 +24,12 @@
 
 pub mod backing;
 pub mod cli;
+pub mod client;
 pub mod config;
+pub mod control;
 pub mod core;
 pub mod frontend;
+pub mod hold;
 pub mod policy;
 
 use cli::{Cli, Command, MountArgs};
@@ -33,6 +39,7 @@ use config::MountConfig;
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Mount(args) => run_mount(args),
+        Command::Hold(args) => hold::run(&args),
     }
 }
 
@@ -66,6 +73,9 @@ fn mount_config(args: &MountArgs) -> Result<MountConfig, String> {
     }
     if let Some(d) = &args.delete {
         cfg.delete_mode = Some(config::parse_delete_mode(d)?);
+    }
+    if let Some(name) = &args.control_dir {
+        cfg.control_dir = config::parse_control_dir(name)?;
     }
     if let Some(t) = &args.threads {
         cfg.threads = config::parse_threads(t)?;

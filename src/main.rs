@@ -17,9 +17,12 @@ fn init_logging(cli: &sharefs::cli::Cli) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let sharefs::cli::Command::Mount(args) = &cli.command;
+    let log_file = match &cli.command {
+        sharefs::cli::Command::Mount(args) => args.log_file.as_ref(),
+        _ => None,
+    };
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match args.log_file.as_ref().map(|p| {
+    match log_file.map(|p| {
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -540,6 +540,7 @@ proptest! {
             }),
             exchange,
             open_descendants: Vec::new(),
+            source_handle: None,
             mode: if posix { DeleteMode::Posix } else { DeleteMode::Classic },
             owner: owner(),
             path: Arc::from("p"),

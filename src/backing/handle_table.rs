@@ -23,6 +23,8 @@ pub struct OpenFile {
     pub core: HandleId,
     /// Classes this handle holds; reads/writes outside them fail with EBADF.
     pub access: Classes,
+    /// Control-API options of this open (write-through, windows_locks, …).
+    pub options: crate::control::OpenOptions,
     /// The daemon appends itself (backing fd has `O_APPEND`): the kernel's offset for a
     /// direct-I/O append comes from a cached size and may be stale.
     pub append: bool,

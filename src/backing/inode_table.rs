@@ -19,6 +19,10 @@ use crate::core::FileKey;
 /// The FUSE root node id.
 pub const ROOT: u64 = 1;
 
+/// Node ids below this one are reserved for the front-end's virtual nodes (the control
+/// directory and its files); backing inodes get ids from here on.
+pub const FIRST_DYNAMIC: u64 = 64;
+
 /// What kind of backing file an inode is (from `st_mode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -124,7 +128,7 @@ impl InodeTable {
             location: Mutex::new(None),
         });
         let mut inner = Inner {
-            next: ROOT + 1,
+            next: FIRST_DYNAMIC,
             ..Inner::default()
         };
         inner.live.insert(ROOT, (root, 1));

@@ -41,6 +41,8 @@ pub struct RenameRequest {
     pub open_descendants: Vec<OpenRecord>,
     /// Classic Windows rules or POSIX semantics (FILE_RENAME_POSIX_SEMANTICS).
     pub mode: DeleteMode,
+    /// Rename through this open handle (it needs delete access) instead of by path.
+    pub source_handle: Option<HandleId>,
     /// Who asks.
     pub owner: Arc<Owner>,
     /// Source path, for the implicit open's record.
@@ -51,7 +53,8 @@ pub struct RenameRequest {
 #[derive(Debug)]
 #[must_use = "a rename ticket must be finished, or the implicit opens stay registered"]
 pub struct RenameTicket {
-    source: (FileKey, HandleId),
+    /// The source's implicit delete open (`None` for a rename by handle).
+    source: (FileKey, Option<HandleId>),
     target: Option<(FileKey, HandleId)>,
     /// The target is replaced while other handles keep it open (POSIX semantics only):
     /// it becomes delete-pending with its name gone.
@@ -67,14 +70,25 @@ impl Core {
         if req.target_parent != req.source_parent {
             self.check_parent(req.target_parent)?;
         }
-        let source = self.begin_implicit(
-            req.source,
-            Classes::DELETE,
-            req.owner.clone(),
-            req.path.clone(),
-        )?;
+        let source = match req.source_handle {
+            // FileRenameInformation through a handle: that handle's delete access is what
+            // counts; its own share set does not (every other open was admitted against
+            // it, so they all share delete).
+            Some(handle) => {
+                self.check_rename_handle(req.source, handle)?;
+                None
+            }
+            None => Some(self.begin_implicit(
+                req.source,
+                Classes::DELETE,
+                req.owner.clone(),
+                req.path.clone(),
+            )?),
+        };
         let undo_source = |e: SemanticError| {
-            self.end_implicit(req.source, source);
+            if let Some(h) = source {
+                self.end_implicit(req.source, h);
+            }
             e
         };
         if req.mode == DeleteMode::Classic && !req.open_descendants.is_empty() {
@@ -98,6 +112,22 @@ impl Core {
             target: target_handle.map(|h| (target.key, h)),
             target_stays_open,
         })
+    }
+
+    fn check_rename_handle(&self, key: FileKey, handle: HandleId) -> Result<(), SemanticError> {
+        let record = self
+            .record(key, handle)
+            .ok_or(SemanticError::UnknownHandle)?;
+        if !record.access.contains(Classes::DELETE) {
+            return Err(SemanticError::AccessDenied {
+                reason: "rename by handle needs delete access",
+                holders: Vec::new(),
+            });
+        }
+        if self.delete_state(key).pending {
+            return Err(SemanticError::DeletePending);
+        }
+        Ok(())
     }
 
     fn check_parent(&self, parent: FileKey) -> Result<(), SemanticError> {
@@ -177,8 +207,9 @@ impl Core {
     #[must_use = "returned files are delete-pending with no open left: remove their names"]
     pub fn finish_rename(&self, ticket: RenameTicket, succeeded: bool) -> Vec<FileKey> {
         let mut settle = Vec::new();
-        let (key, handle) = ticket.source;
-        if self.end_implicit(key, handle).remove_name {
+        if let (key, Some(handle)) = ticket.source
+            && self.end_implicit(key, handle).remove_name
+        {
             settle.push(key);
         }
         if let Some((key, handle)) = ticket.target {

@@ -1656,6 +1656,7 @@ fn rename_req(target: Option<RenameTarget>) -> RenameRequest {
         target,
         exchange: false,
         open_descendants: Vec::new(),
+        source_handle: None,
         mode: DeleteMode::Classic,
         owner: owner(),
         path: Arc::from("dir/src"),

@@ -42,6 +42,9 @@ fn timespec(t: Option<TimeOrNow>) -> sys::TimeSpec {
 
 impl SharefsFs {
     pub(super) fn do_getattr(&self, ino: INodeNo) -> Result<FileAttr, FsError> {
+        if super::control::is_virtual(ino.0) {
+            return Ok(self.control_getattr(ino.0));
+        }
         let inode = self.inode(ino)?;
         let st = self.backing.stat(&inode)?;
         Ok(attr(inode.node, &st))
@@ -53,6 +56,10 @@ impl SharefsFs {
         ino: INodeNo,
         change: AttrChange,
     ) -> Result<FileAttr, FsError> {
+        if super::control::is_virtual(ino.0) {
+            // `echo … > .sharefs/intent` truncates first; virtual files ignore it.
+            return Ok(self.control_getattr(ino.0));
+        }
         let inode = self.inode(ino)?;
         if let Some(mode) = change.mode {
             if inode.kind == Kind::Symlink {
@@ -133,6 +140,9 @@ impl SharefsFs {
         name: &OsStr,
         size: u32,
     ) -> Result<Vec<u8>, FsError> {
+        if super::control::is_virtual(ino.0) {
+            return Err(FsError::errno(libc::ENODATA));
+        }
         let inode = self.inode(ino)?;
         if inode.kind == Kind::Symlink {
             // Reaching a symlink's own xattrs needs its name; user.* cannot be set on
@@ -147,6 +157,9 @@ impl SharefsFs {
     }
 
     pub(super) fn do_listxattr(&self, ino: INodeNo, size: u32) -> Result<Vec<u8>, FsError> {
+        if super::control::is_virtual(ino.0) {
+            return Ok(Vec::new());
+        }
         let inode = self.inode(ino)?;
         if inode.kind == Kind::Symlink {
             return Ok(Vec::new());
@@ -179,6 +192,9 @@ impl SharefsFs {
     /// access(2) when the kernel does not check permissions itself (no
     /// `default_permissions`): the caller's uid/gid against the mode bits.
     pub(super) fn do_access(&self, req: &Request, ino: INodeNo, mask: i32) -> Result<(), FsError> {
+        if super::control::is_virtual(ino.0) {
+            return Ok(());
+        }
         let inode = self.inode(ino)?;
         let st = self.backing.stat(&inode)?;
         if mask == libc::F_OK {

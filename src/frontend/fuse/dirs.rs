@@ -19,6 +19,9 @@ impl SharefsFs {
         ino: INodeNo,
         flags: i32,
     ) -> Result<u64, FsError> {
+        if super::control::is_virtual(ino.0) {
+            return self.control_opendir(ino.0);
+        }
         let inode = self.inode(ino)?;
         if inode.kind != crate::backing::Kind::Dir {
             return Err(FsError::errno(libc::ENOTDIR));
@@ -36,6 +39,9 @@ impl SharefsFs {
         fh: u64,
         offset: u64,
     ) -> Result<Arc<Vec<DirEntry>>, FsError> {
+        if super::control::is_virtual_fh(fh) {
+            return Ok(self.control_listing());
+        }
         let h = self
             .handles
             .get(fh, ino.0)

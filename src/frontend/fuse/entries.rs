@@ -27,6 +27,9 @@ impl SharefsFs {
     }
 
     pub(super) fn do_lookup(&self, parent: INodeNo, name: &OsStr) -> Result<Entry, FsError> {
+        if let Some(virtual_entry) = self.control_lookup(parent.0, name) {
+            return virtual_entry.map(|attr| (attr, 0));
+        }
         let parent = self.inode(parent)?;
         let (fd, st) = self.backing.probe(&parent, name)?;
         // Classic delete pending: the name is still listed but every path query of it
@@ -51,6 +54,7 @@ impl SharefsFs {
         name: &OsStr,
         mode: u32,
     ) -> Result<Entry, FsError> {
+        self.check_not_control(parent.0, name)?;
         let parent = self.inode(parent)?;
         self.check_parent_live(&parent)?;
         let (fd, c) = Backing::entry(&parent, name)?;
@@ -66,6 +70,7 @@ impl SharefsFs {
         mode: u32,
         rdev: u32,
     ) -> Result<Entry, FsError> {
+        self.check_not_control(parent.0, name)?;
         let parent = self.inode(parent)?;
         self.check_parent_live(&parent)?;
         let (fd, c) = Backing::entry(&parent, name)?;
@@ -80,6 +85,7 @@ impl SharefsFs {
         name: &OsStr,
         target: &std::path::Path,
     ) -> Result<Entry, FsError> {
+        self.check_not_control(parent.0, name)?;
         let parent = self.inode(parent)?;
         self.check_parent_live(&parent)?;
         let (fd, c) = Backing::entry(&parent, name)?;
@@ -97,6 +103,7 @@ impl SharefsFs {
         newparent: INodeNo,
         newname: &OsStr,
     ) -> Result<Entry, FsError> {
+        self.check_not_control(newparent.0, newname)?;
         let inode = self.inode(ino)?;
         let newparent = self.inode(newparent)?;
         self.check_parent_live(&newparent)?;
@@ -125,6 +132,9 @@ impl SharefsFs {
         name: &OsStr,
         is_dir: bool,
     ) -> Result<(), FsError> {
+        if self.is_control_name(parent.0, name) || parent.0 == super::control::CONTROL_DIR {
+            return Err(FsError::errno(libc::EPERM));
+        }
         let parent = self.inode(parent)?;
         let owner = self.owner(req);
         let path = self.child_path(parent.node, name);
@@ -225,6 +235,11 @@ impl SharefsFs {
         newname: &OsStr,
         flags: RenameFlags,
     ) -> Result<(), FsError> {
+        for (p, n) in [(parent, name), (newparent, newname)] {
+            if self.is_control_name(p.0, n) || p.0 == super::control::CONTROL_DIR {
+                return Err(FsError::errno(libc::EPERM));
+            }
+        }
         let parent = self.inode(parent)?;
         let newparent = self.inode(newparent)?;
         self.check_parent_live(&newparent)?;
@@ -263,6 +278,7 @@ impl SharefsFs {
                     exchange,
                     open_descendants,
                     mode,
+                    source_handle: None,
                     owner: owner.clone(),
                     path: path.clone(),
                 };
@@ -291,7 +307,10 @@ impl SharefsFs {
 
     /// Open records of every file whose last known location is below the directory
     /// `dir` (by name chain). Only walks when some file is open at all.
-    fn open_records_below(&self, dir: crate::core::FileKey) -> Vec<crate::core::OpenRecord> {
+    pub(super) fn open_records_below(
+        &self,
+        dir: crate::core::FileKey,
+    ) -> Vec<crate::core::OpenRecord> {
         let Some(dir_inode) = self.backing.inodes.by_key(dir) else {
             return Vec::new();
         };

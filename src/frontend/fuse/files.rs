@@ -11,6 +11,7 @@ use fuser::{FopenFlags, INodeNo, Request};
 use super::entries::Entry;
 use super::{FsError, SharefsFs, attr};
 use crate::backing::{Inode, Kind, OpenFile, key_of, sys};
+use crate::control::OpenOptions;
 use crate::core::{Classes, FileFacts, OpenRequest, SemanticError};
 
 /// Open flags passed on to the backing open. `O_CREAT`/`O_EXCL` are handled by `create`;
@@ -46,6 +47,58 @@ fn fopen_flags() -> FopenFlags {
 }
 
 impl SharefsFs {
+    /// Access, share and options of an open: from the thread's control-API intent where
+    /// it has one (consumed here, whether the open then succeeds or not), else from the
+    /// open flags and the profile.
+    fn open_modes(
+        &self,
+        req: &Request,
+        flags: i32,
+        is_dir: bool,
+    ) -> Result<(Classes, Classes, OpenOptions), FsError> {
+        let intent = self.intents.take(req.pid());
+        let from_flags = access_from_flags(flags);
+        let Some(intent) = intent else {
+            return Ok((
+                from_flags,
+                self.cfg.profile.share_for(from_flags, is_dir),
+                OpenOptions::default(),
+            ));
+        };
+        if let Err(e) = intent.check_flags(flags) {
+            tracing::info!(tid = req.pid(), "open refused by its intent: {e}");
+            return Err(FsError::errno(libc::EINVAL));
+        }
+        let access = intent.access.unwrap_or(from_flags);
+        let share = intent
+            .share
+            .unwrap_or_else(|| self.cfg.profile.share_for(access, is_dir));
+        Ok((access, share, intent.options))
+    }
+
+    /// The core's request for an open with the given modes.
+    fn open_request(
+        &self,
+        req: &Request,
+        node: u64,
+        flags: i32,
+        (access, share, options): (Classes, Classes, OpenOptions),
+    ) -> OpenRequest {
+        let mut request = OpenRequest::new(access, share, self.owner(req), self.path_of(node));
+        request.flags = flags;
+        request.delete_on_close = options.delete_on_close;
+        request
+    }
+
+    /// Backing open flags for a handle: write-through handles get O_DSYNC.
+    fn backing_flags(flags: i32, options: OpenOptions) -> i32 {
+        let mut f = flags & PASSED_FLAGS;
+        if options.write_through {
+            f |= libc::O_DSYNC;
+        }
+        f
+    }
+
     /// The CreateFile decision for one open of an existing inode, then the backing open.
     /// If the backing open fails the core's record is undone.
     pub(super) fn open_inode(
@@ -55,35 +108,64 @@ impl SharefsFs {
         flags: i32,
     ) -> Result<u64, FsError> {
         let is_dir = inode.kind == Kind::Dir;
-        let access = access_from_flags(flags);
-        let share = self.cfg.profile.share_for(access, is_dir);
-        let owner = self.owner(req);
-        let path = self.path_of(inode.node);
-        let mut request = OpenRequest::new(access, share, owner.clone(), path.clone());
-        request.flags = flags;
+        let modes = self.open_modes(req, flags, is_dir)?;
+        let request = self.open_request(req, inode.node, flags, modes);
+        let facts = self.facts_of(inode);
         let core_handle = self
-            .retry_after_release(|| {
-                Ok(self
-                    .core
-                    .open(inode.key, request.clone(), FileFacts::default())?)
-            })
-            .map_err(|e| self.refused("open", &path, &owner, e))?;
-        let file = match self.backing.open_io(inode, flags & PASSED_FLAGS) {
+            .retry_after_release(|| Ok(self.core.open(inode.key, request.clone(), facts)?))
+            .map_err(|e| self.refused("open", &request.path, &request.owner, e))?;
+        let file = match self
+            .backing
+            .open_io(inode, Self::backing_flags(flags, modes.2))
+        {
             Ok(f) => f,
             Err(e) => {
-                let _ = self.core.close(inode.key, core_handle);
+                self.close_core(inode.key, core_handle);
                 return Err(e.into());
             }
         };
-        Ok(self.handles.insert(OpenFile {
+        Ok(self.insert_handle(inode, file, core_handle, flags, modes))
+    }
+
+    fn insert_handle(
+        &self,
+        inode: &Arc<Inode>,
+        file: std::fs::File,
+        core: crate::core::HandleId,
+        flags: i32,
+        (access, _, options): (Classes, Classes, OpenOptions),
+    ) -> u64 {
+        self.handles.insert(OpenFile {
             inode: inode.clone(),
             file,
-            core: core_handle,
+            core,
             access,
+            options,
             append: flags & libc::O_APPEND != 0,
             listing: Default::default(),
             closing: AtomicBool::new(false),
-        }))
+        })
+    }
+
+    /// Undoes a core open whose backing open failed (a delete-on-close open then takes
+    /// effect like any close).
+    fn close_core(&self, key: crate::core::FileKey, handle: crate::core::HandleId) {
+        if let Ok(outcome) = self.core.close(key, handle)
+            && outcome.remove_name
+        {
+            self.settle_pending(key);
+        }
+    }
+
+    /// Attributes the core's rules depend on: FILE_ATTRIBUTE_READONLY is a regular file
+    /// with no write bit for anyone (as `chmod a-w` and git's objects leave it).
+    pub(super) fn facts_of(&self, inode: &Inode) -> FileFacts {
+        let readonly = inode.kind == Kind::File
+            && self
+                .backing
+                .stat(inode)
+                .is_ok_and(|st| st.st_mode & 0o222 == 0);
+        FileFacts { readonly }
     }
 
     pub(super) fn do_open(
@@ -92,6 +174,9 @@ impl SharefsFs {
         ino: INodeNo,
         flags: i32,
     ) -> Result<(u64, FopenFlags), FsError> {
+        if super::control::is_virtual(ino.0) {
+            return self.control_open(ino.0);
+        }
         let inode = self.inode(ino)?;
         if inode.kind == Kind::Dir && flags & libc::O_ACCMODE != libc::O_RDONLY {
             return Err(FsError::errno(libc::EISDIR));
@@ -108,21 +193,39 @@ impl SharefsFs {
         mode: u32,
         flags: i32,
     ) -> Result<(Entry, u64, FopenFlags), FsError> {
+        self.check_not_control(parent.0, name)?;
         let parent = self.inode(parent)?;
         self.check_parent_live(&parent)?;
+        // The intent is looked at (not consumed) before creating, so an invalid one
+        // creates nothing; the open below consumes it.
+        let peeked = self.intents.peek(req.pid());
+        if let Some(intent) = peeked {
+            let access = intent.access.unwrap_or(access_from_flags(flags));
+            let invalid_doc = intent.options.delete_on_close && !access.contains(Classes::DELETE);
+            if intent.check_flags(flags).is_err() || invalid_doc {
+                self.intents.take(req.pid());
+                return Err(FsError::errno(libc::EINVAL));
+            }
+        }
         let created = self.as_caller(req, || {
-            self.backing
-                .create_file(&parent, name, flags & PASSED_FLAGS, mode)
+            self.backing.create_file(
+                &parent,
+                name,
+                Self::backing_flags(flags, peeked.unwrap_or_default().options),
+                mode,
+            )
         });
         match created {
             Ok((file, path_fd, st)) => {
                 let inode = self.backing.remember(&parent, name, path_fd, &st);
-                let access = access_from_flags(flags);
-                let owner = self.owner(req);
-                let path = self.path_of(inode.node);
-                let share = self.cfg.profile.share_for(access, false);
-                let mut request = OpenRequest::new(access, share, owner, path);
-                request.flags = flags;
+                let modes = match self.open_modes(req, flags, false) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        self.backing.inodes.forget(inode.node, 1);
+                        return Err(e);
+                    }
+                };
+                let request = self.open_request(req, inode.node, flags, modes);
                 let core_handle = match self.core.open(inode.key, request, FileFacts::default()) {
                     Ok(h) => h,
                     Err(e) => {
@@ -130,15 +233,7 @@ impl SharefsFs {
                         return Err(e.into());
                     }
                 };
-                let fh = self.handles.insert(OpenFile {
-                    inode: inode.clone(),
-                    file,
-                    core: core_handle,
-                    access,
-                    append: flags & libc::O_APPEND != 0,
-                    listing: Default::default(),
-                    closing: AtomicBool::new(false),
-                });
+                let fh = self.insert_handle(&inode, file, core_handle, flags, modes);
                 Ok(((attr(inode.node, &st), inode.generation), fh, fopen_flags()))
             }
             // The name exists (created meanwhile, or a delete-pending file): open the
@@ -146,6 +241,7 @@ impl SharefsFs {
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) && flags & libc::O_EXCL == 0 => {
                 let (fd, st) = self.backing.probe(&parent, name)?;
                 if self.core.delete_state(key_of(&st)).pending {
+                    self.intents.take(req.pid());
                     return Err(SemanticError::DeletePending.into());
                 }
                 match Kind::from_mode(st.st_mode) {
@@ -165,7 +261,10 @@ impl SharefsFs {
                     }
                 }
             }
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                self.intents.take(req.pid());
+                Err(e.into())
+            }
         }
     }
 
@@ -177,11 +276,15 @@ impl SharefsFs {
 
     pub(super) fn do_read(
         &self,
+        req: &Request,
         ino: INodeNo,
         fh: u64,
         offset: u64,
         size: u32,
     ) -> Result<Vec<u8>, FsError> {
+        if super::control::is_virtual_fh(fh) {
+            return self.control_read(req, fh, offset, size);
+        }
         let h = self.handle(ino, fh)?;
         if !h.access.contains(Classes::READ) {
             return Err(FsError::errno(libc::EBADF));
@@ -202,11 +305,15 @@ impl SharefsFs {
 
     pub(super) fn do_write(
         &self,
+        req: &Request,
         ino: INodeNo,
         fh: u64,
         offset: u64,
         data: &[u8],
     ) -> Result<u32, FsError> {
+        if super::control::is_virtual_fh(fh) {
+            return self.control_write(req, fh, data);
+        }
         let h = self.handle(ino, fh)?;
         if !h.access.contains(Classes::WRITE) {
             return Err(FsError::errno(libc::EBADF));
@@ -220,6 +327,9 @@ impl SharefsFs {
     }
 
     pub(super) fn do_flush(&self, ino: INodeNo, fh: u64) -> Result<(), FsError> {
+        if super::control::is_virtual_fh(fh) {
+            return Ok(());
+        }
         let h = self.handle(ino, fh)?;
         // Each close() of a descriptor sends FLUSH; a RELEASE follows asynchronously if
         // it was the last one. Remember it so conflicts can wait for that RELEASE.
@@ -230,6 +340,10 @@ impl SharefsFs {
     /// Drops a handle: the core forgets the open, a delete-on-close or pending delete
     /// takes effect at the last close (SEMANTICS.md §2).
     pub(super) fn do_release(&self, fh: u64) -> Result<(), FsError> {
+        if super::control::is_virtual_fh(fh) {
+            self.control_release(fh);
+            return Ok(());
+        }
         let Some(h) = self.handles.remove(fh) else {
             return Err(FsError::errno(libc::EBADF));
         };

@@ -7,9 +7,9 @@ use std::time::SystemTime;
 
 use fuser::{
     AccessFlags, BsdFileFlags, CopyFileRangeFlags, FileHandle, Filesystem, FopenFlags, INodeNo,
-    InitFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
-    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyLseek, ReplyOpen, ReplyStatfs, ReplyWrite,
-    ReplyXattr, Request, TimeOrNow, WriteFlags,
+    InitFlags, IoctlFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate,
+    ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyIoctl, ReplyLseek, ReplyOpen,
+    ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
 use super::attrs::AttrChange;
@@ -38,7 +38,9 @@ impl Filesystem for SharefsFs {
             | InitFlags::FUSE_ASYNC_READ
             | InitFlags::FUSE_MAX_PAGES
             | InitFlags::FUSE_EXPORT_SUPPORT
-            | InitFlags::FUSE_HANDLE_KILLPRIV_V2;
+            | InitFlags::FUSE_HANDLE_KILLPRIV_V2
+            // ioctls on directories (the control API's delete and rename by handle).
+            | InitFlags::FUSE_HAS_IOCTL_DIR;
         let available = config.capabilities() & wanted;
         if let Err(missing) = config.add_capabilities(available) {
             tracing::warn!("kernel refused capabilities {missing:?}");
@@ -257,9 +259,12 @@ impl Filesystem for SharefsFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        reply!(self, reply, self.do_read(ino, fh.0, offset, size), |data| {
-            reply.data(&data)
-        });
+        reply!(
+            self,
+            reply,
+            self.do_read(_req, ino, fh.0, offset, size),
+            |data| { reply.data(&data) }
+        );
     }
 
     fn write(
@@ -274,9 +279,12 @@ impl Filesystem for SharefsFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        reply!(self, reply, self.do_write(ino, fh.0, offset, data), |n| {
-            reply.written(n)
-        });
+        reply!(
+            self,
+            reply,
+            self.do_write(_req, ino, fh.0, offset, data),
+            |n| { reply.written(n) }
+        );
     }
 
     fn flush(
@@ -453,6 +461,25 @@ impl Filesystem for SharefsFs {
                 FileHandle(fh),
                 f
             )
+        );
+    }
+
+    fn ioctl(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        _flags: IoctlFlags,
+        cmd: u32,
+        in_data: &[u8],
+        _out_size: u32,
+        reply: ReplyIoctl,
+    ) {
+        reply!(
+            self,
+            reply,
+            self.do_ioctl(req, ino, fh.0, cmd, in_data),
+            |out| reply.ioctl(0, &out)
         );
     }
 

@@ -7,11 +7,13 @@
 //! Lock order: handle table → core shard → inode table; none is held across a syscall.
 
 mod attrs;
+mod control;
 mod dirs;
 mod entries;
 pub mod errno;
 mod files;
 mod filesystem;
+mod handle_ops;
 mod invalidate;
 pub mod preflight;
 pub mod process;
@@ -28,6 +30,7 @@ pub use errno::FsError;
 pub use invalidate::Invalidator;
 
 use crate::backing::{Backing, HandleTable, Inode, Stat};
+use crate::control::IntentTable;
 use crate::core::{Core, DeleteMode, FileKey, Owner, SemanticError};
 use crate::policy::Profile;
 use process::ProcessResolver;
@@ -49,6 +52,10 @@ pub struct FsConfig {
     pub switch_creds: bool,
     /// Worker threads (to size waits; fuser owns the threads).
     pub threads: usize,
+    /// Name of the virtual control directory at the mount root.
+    pub control_name: OsString,
+    /// How long an unconsumed control-API intent stays valid.
+    pub intent_ttl: Duration,
 }
 
 impl Default for FsConfig {
@@ -61,6 +68,8 @@ impl Default for FsConfig {
             sharing_errno: libc::EBUSY,
             switch_creds: false,
             threads: 8,
+            control_name: OsString::from(crate::control::DEFAULT_CONTROL_DIR),
+            intent_ttl: crate::control::intent::INTENT_TTL,
         }
     }
 }
@@ -97,6 +106,10 @@ pub struct SharefsFs {
     invalidator: Arc<Invalidator>,
     /// Signalled at every release, for [`RELEASE_GRACE`] waits.
     released: (Mutex<u64>, Condvar),
+    /// Pending control-API intents by thread.
+    intents: IntentTable,
+    /// Open handles of the control directory's files.
+    virtual_handles: control::VirtualHandles,
 }
 
 impl SharefsFs {
@@ -107,6 +120,7 @@ impl SharefsFs {
         cfg: FsConfig,
         invalidator: Arc<Invalidator>,
     ) -> SharefsFs {
+        let intent_ttl = cfg.intent_ttl;
         SharefsFs {
             backing,
             handles: HandleTable::new(),
@@ -116,10 +130,16 @@ impl SharefsFs {
             pending_names: Mutex::new(HashMap::new()),
             invalidator,
             released: (Mutex::new(0), Condvar::new()),
+            intents: IntentTable::with_ttl(intent_ttl),
+            virtual_handles: Default::default(),
         }
     }
 
     fn inode(&self, node: INodeNo) -> Result<Arc<Inode>, FsError> {
+        if control::is_virtual(node.0) {
+            // Operations the control directory does not serve.
+            return Err(FsError::errno(libc::EPERM));
+        }
         self.backing
             .inodes
             .get(node.0)

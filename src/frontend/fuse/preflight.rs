@@ -95,6 +95,13 @@ pub fn check(cfg: &MountConfig) -> Result<(PathBuf, PathBuf), PreflightError> {
             backing.display()
         ));
     }
+    if fs::symlink_metadata(backing.join(&cfg.control_dir)).is_ok() {
+        return err(format!(
+            "the backing directory {} already has an entry named {:?}, which is the name of sharefs's control directory; choose another name with --control-dir NAME",
+            backing.display(),
+            cfg.control_dir
+        ));
+    }
     let mountpoint = check_mountpoint(&cfg.mountpoint, cfg.nonempty)?;
     if mountpoint.starts_with(&backing) {
         return err(format!(

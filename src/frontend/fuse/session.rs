@@ -98,6 +98,8 @@ pub fn mount(cfg: &MountConfig, daemon: bool) -> Result<(), MountError> {
         sharing_errno: libc::EBUSY,
         switch_creds: sys::geteuid() == 0,
         threads: cfg.threads,
+        control_name: cfg.control_dir.clone().into(),
+        intent_ttl: cfg.intent_ttl,
     };
     let options = fuser_options(cfg, &backing_path);
     if !daemon {

@@ -1,0 +1,185 @@
+//! Operations on an open handle that FUSE carries as ioctls (docs/control-api.md): the
+//! delete disposition (SetFileInformationByHandle(FileDispositionInfo)) and rename by
+//! handle (FileRenameInformation).
+
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+
+use fuser::{INodeNo, Request};
+
+use super::{FsError, SharefsFs};
+use crate::backing::{Kind, key_of, sys};
+use crate::control::{IOC_GET_DELETE, IOC_RENAME, IOC_SET_DELETE};
+use crate::core::{DeleteMode, FileFacts, RenameRequest, RenameTarget};
+
+fn u32_arg(data: &[u8]) -> Result<u32, FsError> {
+    let bytes: [u8; 4] = data
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| FsError::errno(libc::EINVAL))?;
+    Ok(u32::from_ne_bytes(bytes))
+}
+
+impl SharefsFs {
+    /// Serves an ioctl; returns the data to copy out.
+    pub(super) fn do_ioctl(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        fh: u64,
+        cmd: u32,
+        in_data: &[u8],
+    ) -> Result<Vec<u8>, FsError> {
+        if super::control::is_virtual_fh(fh) {
+            return Err(FsError::errno(libc::ENOTTY));
+        }
+        let h = self
+            .handles
+            .get(fh, ino.0)
+            .ok_or_else(|| FsError::errno(libc::EBADF))?;
+        match cmd {
+            IOC_SET_DELETE => {
+                let delete = u32_arg(in_data)? != 0;
+                let inode = &h.inode;
+                // A non-empty directory cannot be deleted (STATUS_DIRECTORY_NOT_EMPTY).
+                if delete && inode.kind == Kind::Dir && !self.backing.is_dir_empty(inode.fd())? {
+                    return Err(FsError::errno(libc::ENOTEMPTY));
+                }
+                let facts = self.facts_of(inode);
+                self.core
+                    .set_disposition(inode.key, h.core, delete, facts)
+                    .map_err(|e| {
+                        let owner = self.owner(req);
+                        self.refused("set_delete", &self.path_of(inode.node), &owner, e.into())
+                    })?;
+                if delete {
+                    // Path queries must now reach the daemon (and fail: delete pending).
+                    if let Some(loc) = inode.location() {
+                        self.invalidator.entry(loc.parent, &loc.name);
+                    }
+                }
+                Ok(Vec::new())
+            }
+            IOC_GET_DELETE => {
+                let pending = self.core.delete_state(h.inode.key).pending;
+                Ok(u32::from(pending).to_ne_bytes().to_vec())
+            }
+            IOC_RENAME => self.rename_by_handle(req, &h, in_data).map(|()| Vec::new()),
+            // Other ioctls are not forwarded: their arguments may be pointers the kernel
+            // cannot copy for us. ENOTTY is what a filesystem without them answers.
+            _ => Err(FsError::errno(libc::ENOTTY)),
+        }
+    }
+
+    /// Resolves a path relative to the mount root to (parent fd, last name), one
+    /// component at a time, never following a symlink.
+    fn resolve_parent<'a>(&self, target: &'a [u8]) -> Result<(OwnedFd, &'a OsStr), FsError> {
+        let parts: Vec<&[u8]> = target
+            .split(|b| *b == b'/')
+            .filter(|p| !p.is_empty())
+            .collect();
+        let (last, dirs) = parts
+            .split_last()
+            .ok_or_else(|| FsError::errno(libc::EINVAL))?;
+        if parts.iter().any(|p| *p == b"." || *p == b"..") {
+            return Err(FsError::errno(libc::EINVAL));
+        }
+        if self.is_control_name(crate::backing::ROOT, OsStr::from_bytes(parts[0])) {
+            return Err(FsError::errno(libc::EPERM));
+        }
+        let root = self.inode(INodeNo(crate::backing::ROOT))?;
+        let mut dir = sys::reopen(root.fd(), libc::O_PATH)?;
+        for part in dirs {
+            let c = sys::cname(OsStr::from_bytes(part))?;
+            dir = sys::open_beneath(dir.as_fd(), &c, libc::O_PATH | libc::O_DIRECTORY, 0)?;
+        }
+        Ok((dir, OsStr::from_bytes(last)))
+    }
+
+    /// FileRenameInformation: needs delete access on the handle (else EACCES); the
+    /// handle's own share set does not matter; EEXIST when the target exists and
+    /// `replace` is 0; otherwise the rename rules of SEMANTICS.md §3.
+    fn rename_by_handle(
+        &self,
+        req: &Request,
+        h: &crate::backing::OpenFile,
+        arg: &[u8],
+    ) -> Result<(), FsError> {
+        let replace = u32_arg(arg)? != 0;
+        let raw = &arg[4..];
+        let end = raw
+            .iter()
+            .position(|b| *b == 0)
+            .ok_or_else(|| FsError::errno(libc::EINVAL))?;
+        let (target_dir, target_name) = self.resolve_parent(&raw[..end])?;
+        let inode = &h.inode;
+        let loc = inode
+            .location()
+            .ok_or_else(|| FsError::errno(libc::EBUSY))?;
+        let src_parent = self.inode(INodeNo(loc.parent))?;
+        let target_parent_key = key_of(&sys::fstat(target_dir.as_fd())?);
+        let target_c = sys::cname(target_name)?;
+        let target = match sys::open_beneath(target_dir.as_fd(), &target_c, libc::O_PATH, 0) {
+            Ok(fd) => {
+                let st = sys::fstat(fd.as_fd())?;
+                Some(RenameTarget {
+                    key: key_of(&st),
+                    is_dir: Kind::from_mode(st.st_mode) == Kind::Dir,
+                    facts: FileFacts {
+                        readonly: Kind::from_mode(st.st_mode) == Kind::File
+                            && st.st_mode & 0o222 == 0,
+                    },
+                })
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if target.is_some() && !replace {
+            return Err(FsError::errno(libc::EEXIST));
+        }
+        let owner = self.owner(req);
+        let path = self.path_of(inode.node);
+        let mode = self.cfg.delete_mode;
+        let open_descendants = if inode.kind == Kind::Dir && mode == DeleteMode::Classic {
+            self.open_records_below(inode.key)
+        } else {
+            Vec::new()
+        };
+        let request = RenameRequest {
+            source: inode.key,
+            source_parent: src_parent.key,
+            target_parent: target_parent_key,
+            target,
+            exchange: false,
+            open_descendants,
+            mode,
+            owner: owner.clone(),
+            path: path.clone(),
+            source_handle: Some(h.core),
+        };
+        let ticket = self
+            .core
+            .begin_rename(&request)
+            .map_err(|e| self.refused("rename_by_handle", &path, &owner, e.into()))?;
+        let flags = if replace { 0 } else { libc::RENAME_NOREPLACE };
+        let result = sys::renameat2(
+            src_parent.fd(),
+            &sys::cname(&loc.name)?,
+            target_dir.as_fd(),
+            &target_c,
+            flags,
+        );
+        for key in self.core.finish_rename(ticket, result.is_ok()) {
+            self.settle_pending(key);
+        }
+        result?;
+        // The kernel did not see this rename: drop its cached names for both sides.
+        self.invalidator.entry(loc.parent, &loc.name);
+        if let Some(parent) = self.backing.inodes.by_key(target_parent_key) {
+            inode.set_location(parent.node, target_name);
+            self.invalidator.entry(parent.node, target_name);
+        }
+        Ok(())
+    }
+}
