@@ -26,6 +26,49 @@ pub enum Command {
     /// Open PATH on a sharefs mount with exact modes and keep it open until COMMAND
     /// exits, or (without COMMAND) until stdin closes or a signal arrives.
     Hold(HoldArgs),
+    /// Show the lock table (open handles with their share modes, byte-range locks,
+    /// delete-pending files) of one or every sharefs mount.
+    Locks(LocksArgs),
+    /// Show the conflict log (every refusal, with both parties).
+    Conflicts(ConflictsArgs),
+}
+
+/// `sharefs locks`.
+#[derive(Debug, Args)]
+pub struct LocksArgs {
+    /// A sharefs mountpoint (default: every sharefs mount).
+    pub mountpoint: Option<PathBuf>,
+    /// Print JSON (the rows of `.sharefs/locks.json`).
+    #[arg(long)]
+    pub json: bool,
+    /// Only rows whose path (relative to the mount root) matches this glob.
+    #[arg(long, value_name = "GLOB")]
+    pub path: Option<String>,
+    /// Only rows of this process.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+    /// Refresh every second (a live view; Ctrl-C stops).
+    #[arg(long)]
+    pub watch: bool,
+    /// The mount's control directory name, if not `.sharefs`.
+    #[arg(long, value_name = "NAME")]
+    pub control_dir: Option<String>,
+}
+
+/// `sharefs conflicts`.
+#[derive(Debug, Args)]
+pub struct ConflictsArgs {
+    /// A sharefs mountpoint (default: every sharefs mount).
+    pub mountpoint: Option<PathBuf>,
+    /// Keep printing new conflicts as they happen.
+    #[arg(long)]
+    pub follow: bool,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+    /// The mount's control directory name, if not `.sharefs`.
+    #[arg(long, value_name = "NAME")]
+    pub control_dir: Option<String>,
 }
 
 /// `sharefs hold`.

@@ -44,6 +44,8 @@ pub struct MountConfig {
     pub control_dir: String,
     /// How long an unconsumed control-API intent stays valid.
     pub intent_ttl: Duration,
+    /// How many refusals `.sharefs/conflicts` keeps.
+    pub conflict_log: usize,
 }
 
 impl MountConfig {
@@ -67,6 +69,7 @@ impl MountConfig {
             attr_ttl: Duration::from_secs(1),
             control_dir: crate::control::DEFAULT_CONTROL_DIR.to_string(),
             intent_ttl: crate::control::intent::INTENT_TTL,
+            conflict_log: 1000,
         }
     }
 
@@ -111,6 +114,14 @@ impl MountConfig {
             "entry_timeout" => self.entry_ttl = parse_seconds(key, need(value)?)?,
             "attr_timeout" => self.attr_ttl = parse_seconds(key, need(value)?)?,
             "intent_ttl" => self.intent_ttl = parse_seconds(key, need(value)?)?,
+            "conflict_log" => {
+                self.conflict_log = need(value)?.parse().map_err(|_| {
+                    format!(
+                        "conflict_log must be a count, not '{}'",
+                        value.unwrap_or("")
+                    )
+                })?
+            }
             other => {
                 return Err(format!(
                     "unknown mount option '{other}' (see `sharefs mount --help`)"

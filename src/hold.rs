@@ -46,11 +46,13 @@ pub fn run(args: &HoldArgs) -> i32 {
         Ok(f) => f,
         Err(e) => {
             eprintln!("sharefs hold: {}: {e}", args.path.display());
-            return if e.raw_os_error() == Some(libc::EBUSY) {
-                EXIT_SHARING_VIOLATION
-            } else {
-                1
-            };
+            if e.raw_os_error() != Some(libc::EBUSY) {
+                return 1;
+            }
+            if let Some(rows) = holders_of(args) {
+                eprintln!("held by:\n{}", crate::locks_cmd::render_table(&rows));
+            }
+            return EXIT_SHARING_VIOLATION;
         }
     };
     println!("held {}", args.path.display());
@@ -63,6 +65,25 @@ pub fn run(args: &HoldArgs) -> i32 {
     };
     drop(file);
     code
+}
+
+/// The lock table rows of the file `args.path` names, to show who holds it.
+fn holders_of(args: &HoldArgs) -> Option<Vec<crate::control::table::Row>> {
+    let control = match &args.control_dir {
+        Some(d) => d.clone(),
+        None => crate::client::find_control_dir(&args.path).ok()?,
+    };
+    let root = std::fs::canonicalize(control.parent()?).ok()?;
+    let name = args.path.file_name()?;
+    let parent = match args.path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let rel = std::fs::canonicalize(parent).ok()?.join(name);
+    let rel = rel.strip_prefix(&root).ok()?.to_string_lossy().into_owned();
+    let control_name = control.file_name()?.to_string_lossy().into_owned();
+    let rows = crate::locks_cmd::read_rows(&root, &control_name).ok()?;
+    Some(rows.into_iter().filter(|r| r.path == rel).collect())
 }
 
 fn run_command(command: &[String]) -> i32 {

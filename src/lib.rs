@@ -30,6 +30,7 @@ pub mod control;
 pub mod core;
 pub mod frontend;
 pub mod hold;
+pub mod locks_cmd;
 pub mod policy;
 
 use cli::{Cli, Command, MountArgs};
@@ -40,6 +41,8 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Mount(args) => run_mount(args),
         Command::Hold(args) => hold::run(&args),
+        Command::Locks(args) => locks_cmd::run_locks(&args),
+        Command::Conflicts(args) => locks_cmd::run_conflicts(&args),
     }
 }
 

@@ -75,12 +75,18 @@ fn pjdfstest_passes_over_the_posix_profile() {
     let bare = tempfile::tempdir().unwrap();
     set_mode(bare.path(), 0o755);
     let (_, bare_summary, _) = pjdfstest(&bin, bare.path());
-    eprintln!("pjdfstest through sharefs: {summary}\npjdfstest on the bare backing fs: {bare_summary}");
+    eprintln!(
+        "pjdfstest through sharefs: {summary}\npjdfstest on the bare backing fs: {bare_summary}"
+    );
     let failures: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("FAILED") || l.contains("PASSED UNEXPECTEDLY"))
         .collect();
-    assert!(ok && failures.is_empty(), "{summary}\n{}", failures.join("\n"));
+    assert!(
+        ok && failures.is_empty(),
+        "{summary}\n{}",
+        failures.join("\n")
+    );
 }
 
 fn fsx(bin: &Path, file: &Path, seed: u64, ops: u32, artifacts: &Path) -> (bool, String) {
@@ -115,7 +121,13 @@ fn fsx_fixed_seeds_over_the_default_profile() {
     for seed in SEEDS {
         eprintln!("fsx seed {seed}, {OPS} ops");
         let artifacts = tempfile::tempdir().unwrap();
-        let (ok, text) = fsx(&bin, &m.path(&format!("fsx-{seed}.dat")), seed, OPS, artifacts.path());
+        let (ok, text) = fsx(
+            &bin,
+            &m.path(&format!("fsx-{seed}.dat")),
+            seed,
+            OPS,
+            artifacts.path(),
+        );
         assert!(ok, "fsx seed {seed} failed:\n{text}");
     }
 }

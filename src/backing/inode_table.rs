@@ -257,6 +257,11 @@ impl InodeTable {
     /// The path of a node relative to the mount root (`""` for the root), from the last
     /// known names. Names are joined for display only, never for a syscall.
     pub fn path_of(&self, node: u64) -> String {
+        String::from_utf8_lossy(&self.path_bytes_of(node)).into_owned()
+    }
+
+    /// [`InodeTable::path_of`] as raw bytes (names need not be UTF-8).
+    pub fn path_bytes_of(&self, node: u64) -> Vec<u8> {
         let mut parts: Vec<OsString> = Vec::new();
         let mut current = node;
         // A rename loop in stale names cannot make this spin: depth is bounded.
@@ -277,12 +282,11 @@ impl InodeTable {
             }
         }
         parts.reverse();
-        let joined: Vec<u8> = parts
+        parts
             .iter()
             .map(|p| p.as_bytes())
             .collect::<Vec<_>>()
-            .join(&b'/');
-        String::from_utf8_lossy(&joined).into_owned()
+            .join(&b'/')
     }
 
     /// Whether `ancestor` is a strict ancestor of `node` by last known names.

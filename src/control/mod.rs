@@ -2,7 +2,9 @@
 //! for exact per-open modes, and the ioctl numbers for delete disposition and rename by
 //! handle. Front-ends serve it; this module holds the protocol, independent of FUSE.
 
+pub mod conflicts;
 pub mod intent;
+pub mod table;
 
 pub use intent::{Intent, IntentError, IntentTable, OpenOptions};
 

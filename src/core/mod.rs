@@ -88,6 +88,19 @@ pub struct DeleteState {
     pub name_gone: bool,
 }
 
+/// One file as the lock table shows it.
+#[derive(Clone, Debug)]
+pub struct FileView {
+    /// Identity.
+    pub key: FileKey,
+    /// Delete state.
+    pub delete: DeleteState,
+    /// Who made it delete-pending, and when.
+    pub pending_by: Option<(Arc<Owner>, SystemTime)>,
+    /// Its opens, by handle id.
+    pub opens: Vec<OpenRecord>,
+}
+
 /// One file's opens and delete state.
 #[derive(Debug, Default)]
 struct FileState {
@@ -97,6 +110,8 @@ struct FileState {
     opens: HashMap<HandleId, OpenRecord>,
     /// Delete disposition / delete pending (per file, not per handle).
     delete: DeleteState,
+    /// Who made the file delete-pending, and when (for the lock table's PENDING row).
+    pending_by: Option<(Arc<Owner>, SystemTime)>,
 }
 
 impl FileState {
@@ -262,6 +277,7 @@ impl Core {
         let mut outcome = CloseOutcome::default();
         if record.delete_on_close && !state.delete.pending {
             state.delete.pending = true;
+            state.pending_by = Some((record.owner.clone(), SystemTime::now()));
             outcome.became_pending = !state.opens.is_empty();
         }
         if state.opens.is_empty() && state.delete.pending {
@@ -313,9 +329,9 @@ impl Core {
         let Some(state) = shard.get_mut(&key) else {
             return Err(SemanticError::UnknownHandle);
         };
-        if state.remove(handle).is_none() {
+        let Some(implicit) = state.remove(handle) else {
             return Err(SemanticError::UnknownHandle);
-        }
+        };
         if facts.readonly {
             if state.is_idle() {
                 shard.remove(&key);
@@ -323,6 +339,7 @@ impl Core {
             return Err(SemanticError::CannotDelete);
         }
         state.delete.pending = true;
+        state.pending_by = Some((implicit.owner, SystemTime::now()));
         let remove_name_now = mode == DeleteMode::Posix || state.opens.is_empty();
         Ok(DeleteOutcome { remove_name_now })
     }
@@ -372,6 +389,7 @@ impl Core {
         }
         if !state.delete.name_gone {
             state.delete.pending = delete;
+            state.pending_by = delete.then(|| (record.owner.clone(), SystemTime::now()));
         }
         Ok(())
     }
@@ -443,6 +461,31 @@ impl Core {
         }
         drop(guards);
         out.sort_by_key(|(k, _, _)| *k);
+        out
+    }
+
+    /// A consistent view of every file for the lock table (see [`Core::snapshot`]).
+    pub fn table(&self) -> Vec<FileView> {
+        let guards: Vec<_> = self
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()))
+            .collect();
+        let mut out = Vec::new();
+        for g in &guards {
+            for (key, state) in g.iter() {
+                let mut opens: Vec<OpenRecord> = state.opens.values().cloned().collect();
+                opens.sort_by_key(|r| r.handle);
+                out.push(FileView {
+                    key: *key,
+                    delete: state.delete,
+                    pending_by: state.pending_by.clone(),
+                    opens,
+                });
+            }
+        }
+        drop(guards);
+        out.sort_by_key(|f| f.key);
         out
     }
 

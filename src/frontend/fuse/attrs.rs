@@ -118,7 +118,7 @@ impl SharefsFs {
                     path.clone(),
                 )?)
             })
-            .map_err(|e| self.refused("truncate", &path, &owner, e))?;
+            .map_err(|e| self.refused("truncate", &path, &owner, "truncate (write)", e))?;
         let result = self
             .backing
             .open_io(inode, libc::O_WRONLY)

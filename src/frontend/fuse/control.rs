@@ -19,13 +19,30 @@ use crate::control::Intent;
 pub(super) const CONTROL_DIR: u64 = 2;
 /// Node id of `.sharefs/intent`.
 pub(super) const INTENT: u64 = 3;
+/// Node id of `.sharefs/locks` (text lock table).
+const LOCKS: u64 = 4;
+/// Node id of `.sharefs/locks.json`.
+const LOCKS_JSON: u64 = 5;
+/// Node id of `.sharefs/conflicts` (text conflict log).
+const CONFLICTS: u64 = 6;
+/// Node id of `.sharefs/conflicts.json`.
+const CONFLICTS_JSON: u64 = 7;
+/// Node id of `.sharefs/stats`.
+const STATS: u64 = 8;
 
 /// fh values of virtual files have the top bit set, so they never collide with the
 /// handle table's (which counts up from 1).
 const VIRTUAL_FH: u64 = 1 << 63;
 
 /// The files of the control directory: name, node id, mode.
-const FILES: &[(&str, u64, u16)] = &[("intent", INTENT, 0o666)];
+const FILES: &[(&str, u64, u16)] = &[
+    ("intent", INTENT, 0o666),
+    ("locks", LOCKS, 0o444),
+    ("locks.json", LOCKS_JSON, 0o444),
+    ("conflicts", CONFLICTS, 0o444),
+    ("conflicts.json", CONFLICTS_JSON, 0o444),
+    ("stats", STATS, 0o444),
+];
 
 /// A virtual file's node and (for snapshot files) the content taken at open.
 type VirtualOpen = (u64, Option<Arc<Vec<u8>>>);
@@ -150,10 +167,32 @@ impl SharefsFs {
         if node == CONTROL_DIR {
             return Err(FsError::errno(libc::EISDIR));
         }
+        // Read-only files are snapshotted at open: one consistent version however the
+        // reader splits its reads.
+        let content = match node {
+            LOCKS => {
+                let (rows, raw) = self.lock_rows();
+                Some(crate::control::table::render_text(&rows, &raw))
+            }
+            LOCKS_JSON => Some(crate::control::table::render_json(&self.lock_rows().0)),
+            CONFLICTS => Some(self.conflicts.render_text()),
+            CONFLICTS_JSON => Some(self.conflicts.render_json()),
+            STATS => Some(self.render_stats()),
+            _ => None,
+        };
+        let content = content.map(|c| Arc::new(c.into_bytes()));
         Ok((
-            self.virtual_handles.insert(node, None),
+            self.virtual_handles.insert(node, content),
             FopenFlags::FOPEN_DIRECT_IO,
         ))
+    }
+
+    /// `.sharefs/stats`: conflict counters and a few gauges.
+    fn render_stats(&self) -> String {
+        let mut s = self.conflicts.render_stats();
+        s.push_str(&format!("handles.open {}\n", self.handles.len()));
+        s.push_str(&format!("inodes.live {}\n", self.backing.inodes.len()));
+        s
     }
 
     pub(super) fn control_opendir(&self, node: u64) -> Result<u64, FsError> {

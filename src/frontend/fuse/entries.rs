@@ -172,7 +172,7 @@ impl SharefsFs {
                     .core
                     .commit_delete(key, h, mode, FileFacts::default())?)
             })
-            .map_err(|e| self.refused(op, &path, &owner, e))?;
+            .map_err(|e| self.refused(op, &path, &owner, "delete", e))?;
         if outcome.remove_name_now {
             let removed = self.backing.remove(&parent, name, is_dir);
             self.core.name_removed(key, removed.is_ok());
@@ -284,7 +284,15 @@ impl SharefsFs {
                 };
                 Ok(self.core.begin_rename(&request)?)
             })
-            .map_err(|e| self.refused("rename", &path, &owner, e))?;
+            .map_err(|e| {
+                self.refused(
+                    "rename",
+                    &path,
+                    &owner,
+                    &format!("rename to {}", newname.to_string_lossy()),
+                    e,
+                )
+            })?;
         let result = sys::renameat2(
             parent.fd(),
             &sys::cname(name)?,

@@ -113,7 +113,19 @@ impl SharefsFs {
         let facts = self.facts_of(inode);
         let core_handle = self
             .retry_after_release(|| Ok(self.core.open(inode.key, request.clone(), facts)?))
-            .map_err(|e| self.refused("open", &request.path, &request.owner, e))?;
+            .map_err(|e| {
+                self.refused(
+                    "open",
+                    &request.path,
+                    &request.owner,
+                    &format!(
+                        "open access={} share={}",
+                        request.access.rwd(),
+                        request.share.rwd()
+                    ),
+                    e,
+                )
+            })?;
         let file = match self
             .backing
             .open_io(inode, Self::backing_flags(flags, modes.2))

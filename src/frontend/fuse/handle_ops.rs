@@ -51,7 +51,13 @@ impl SharefsFs {
                     .set_disposition(inode.key, h.core, delete, facts)
                     .map_err(|e| {
                         let owner = self.owner(req);
-                        self.refused("set_delete", &self.path_of(inode.node), &owner, e.into())
+                        self.refused(
+                            "set_delete",
+                            &self.path_of(inode.node),
+                            &owner,
+                            "set delete disposition",
+                            e.into(),
+                        )
                     })?;
                 if delete {
                     // Path queries must now reach the daemon (and fail: delete pending).
@@ -158,10 +164,18 @@ impl SharefsFs {
             path: path.clone(),
             source_handle: Some(h.core),
         };
-        let ticket = self
-            .core
-            .begin_rename(&request)
-            .map_err(|e| self.refused("rename_by_handle", &path, &owner, e.into()))?;
+        let ticket = self.core.begin_rename(&request).map_err(|e| {
+            self.refused(
+                "rename_by_handle",
+                &path,
+                &owner,
+                &format!(
+                    "rename by handle to {}",
+                    String::from_utf8_lossy(&raw[..end])
+                ),
+                e.into(),
+            )
+        })?;
         let flags = if replace { 0 } else { libc::RENAME_NOREPLACE };
         let result = sys::renameat2(
             src_parent.fd(),

@@ -17,6 +17,7 @@ mod handle_ops;
 mod invalidate;
 pub mod preflight;
 pub mod process;
+mod report;
 pub mod session;
 
 use std::collections::HashMap;
@@ -31,6 +32,7 @@ pub use invalidate::Invalidator;
 
 use crate::backing::{Backing, HandleTable, Inode, Stat};
 use crate::control::IntentTable;
+use crate::control::conflicts::ConflictLog;
 use crate::core::{Core, DeleteMode, FileKey, Owner, SemanticError};
 use crate::policy::Profile;
 use process::ProcessResolver;
@@ -56,6 +58,8 @@ pub struct FsConfig {
     pub control_name: OsString,
     /// How long an unconsumed control-API intent stays valid.
     pub intent_ttl: Duration,
+    /// How many refusals `.sharefs/conflicts` keeps.
+    pub conflict_log: usize,
 }
 
 impl Default for FsConfig {
@@ -70,6 +74,7 @@ impl Default for FsConfig {
             threads: 8,
             control_name: OsString::from(crate::control::DEFAULT_CONTROL_DIR),
             intent_ttl: crate::control::intent::INTENT_TTL,
+            conflict_log: 1000,
         }
     }
 }
@@ -110,6 +115,8 @@ pub struct SharefsFs {
     intents: IntentTable,
     /// Open handles of the control directory's files.
     virtual_handles: control::VirtualHandles,
+    /// The last refusals, with both parties, and counters by kind.
+    conflicts: ConflictLog,
 }
 
 impl SharefsFs {
@@ -121,6 +128,7 @@ impl SharefsFs {
         invalidator: Arc<Invalidator>,
     ) -> SharefsFs {
         let intent_ttl = cfg.intent_ttl;
+        let conflict_log = cfg.conflict_log;
         SharefsFs {
             backing,
             handles: HandleTable::new(),
@@ -132,6 +140,7 @@ impl SharefsFs {
             released: (Mutex::new(0), Condvar::new()),
             intents: IntentTable::with_ttl(intent_ttl),
             virtual_handles: Default::default(),
+            conflicts: ConflictLog::new(conflict_log),
         }
     }
 
@@ -175,40 +184,6 @@ impl SharefsFs {
             return Err(SemanticError::DeletePending.into());
         }
         Ok(())
-    }
-
-    /// Logs a refusal with both parties (the conflict log of a later issue builds on this
-    /// event) and passes the error through.
-    fn refused(&self, op: &str, path: &str, owner: &Owner, e: FsError) -> FsError {
-        if let FsError::Denied(err) = &e {
-            let holders: Vec<String> = err
-                .holders()
-                .iter()
-                .map(|h| {
-                    format!(
-                        "pid={} comm={} access={} share={} path={}",
-                        h.owner.pid,
-                        h.owner.comm,
-                        h.access.rwd(),
-                        h.share.rwd(),
-                        h.path
-                    )
-                })
-                .collect();
-            tracing::info!(
-                target: "sharefs::conflict",
-                op,
-                path,
-                pid = owner.pid,
-                comm = %owner.comm,
-                uid = owner.uid,
-                kind = err.kind(),
-                errno = self.errno(&e).code(),
-                holders = ?holders,
-                "refused: {err}"
-            );
-        }
-        e
     }
 
     /// Runs `attempt`; if it is refused by open handles whose close() was already seen,

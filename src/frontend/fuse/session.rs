@@ -100,6 +100,7 @@ pub fn mount(cfg: &MountConfig, daemon: bool) -> Result<(), MountError> {
         threads: cfg.threads,
         control_name: cfg.control_dir.clone().into(),
         intent_ttl: cfg.intent_ttl,
+        conflict_log: cfg.conflict_log,
     };
     let options = fuser_options(cfg, &backing_path);
     if !daemon {

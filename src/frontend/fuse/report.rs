@@ -1,0 +1,187 @@
+//! What the front-end reports about the core's state: conflict events (with both
+//! parties) and the lock table rows.
+
+use std::collections::HashMap;
+
+use super::{FsError, SharefsFs};
+use crate::control::conflicts::{Conflict, Holder, Requester};
+use crate::control::table::{Row, RowKind, dev_string, rfc3339};
+use crate::core::{OpenKind, OpenRecord, Owner};
+
+/// The symbolic name of an errno (`EBUSY`), for logs and the conflict log.
+pub(super) fn errno_name(code: i32) -> String {
+    let names: &[(i32, &str)] = &[
+        (libc::EBUSY, "EBUSY"),
+        (libc::EACCES, "EACCES"),
+        (libc::EAGAIN, "EAGAIN"),
+        (libc::ENOTEMPTY, "ENOTEMPTY"),
+        (libc::EINVAL, "EINVAL"),
+        (libc::EEXIST, "EEXIST"),
+        (libc::EIO, "EIO"),
+        (libc::EDEADLK, "EDEADLK"),
+        (libc::EINTR, "EINTR"),
+    ];
+    names
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, n)| n.to_string())
+        .unwrap_or_else(|| format!("errno{code}"))
+}
+
+fn holder(r: &OpenRecord) -> Holder {
+    let mut holds = format!("access={} share={}", r.access.rwd(), r.share.rwd());
+    if r.delete_on_close {
+        holds.push_str(" delete_on_close");
+    }
+    Holder {
+        pid: r.owner.pid,
+        comm: r.owner.comm.clone(),
+        uid: r.owner.uid,
+        holds,
+        since: rfc3339(r.since),
+        path: r.path.to_string(),
+    }
+}
+
+impl SharefsFs {
+    /// Records a refusal by the core: one structured event naming both parties (log
+    /// target `sharefs::conflict`) and one entry in the conflict log. Other errors pass
+    /// through untouched.
+    pub(super) fn refused(
+        &self,
+        op: &str,
+        path: &str,
+        owner: &Owner,
+        asked: &str,
+        e: FsError,
+    ) -> FsError {
+        let FsError::Denied(err) = &e else {
+            return e;
+        };
+        let errno = e.code(self.cfg.sharing_errno);
+        let conflict = self.conflicts.record(Conflict {
+            seq: 0,
+            time: rfc3339(std::time::SystemTime::now()),
+            op: op.to_string(),
+            kind: err.kind().to_string(),
+            errno,
+            errno_name: errno_name(errno),
+            path: path.to_string(),
+            requester: Requester {
+                pid: owner.pid,
+                tid: owner.tid,
+                comm: owner.comm.clone(),
+                uid: owner.uid,
+                asked: asked.to_string(),
+            },
+            holders: err.holders().iter().map(holder).collect(),
+        });
+        let holders: Vec<String> = conflict
+            .holders
+            .iter()
+            .map(|h| {
+                format!(
+                    "pid={} comm={} {} since {}",
+                    h.pid, h.comm, h.holds, h.since
+                )
+            })
+            .collect();
+        tracing::info!(
+            target: "sharefs::conflict",
+            seq = conflict.seq,
+            op,
+            path,
+            pid = owner.pid,
+            comm = %owner.comm,
+            uid = owner.uid,
+            asked,
+            kind = err.kind(),
+            errno = %conflict.errno_name,
+            holders = ?holders,
+            "refused: {err}"
+        );
+        e
+    }
+
+    /// The lock table: one row per program handle (implicit opens are momentary and
+    /// not shown) and per delete-pending file, from one consistent core snapshot.
+    /// Returns the rows and their raw (unescaped) paths.
+    pub(super) fn lock_rows(&self) -> (Vec<Row>, Vec<Vec<u8>>) {
+        let files = self.core.table();
+        let mut rows = Vec::new();
+        let mut raw_paths = Vec::new();
+        let mut path_cache: HashMap<crate::core::FileKey, Option<Vec<u8>>> = HashMap::new();
+        for file in &files {
+            // The current name when the kernel still knows the file (renames follow);
+            // else the path at open time.
+            let current = path_cache
+                .entry(file.key)
+                .or_insert_with(|| {
+                    self.backing
+                        .inodes
+                        .by_key(file.key)
+                        .map(|i| self.backing.inodes.path_bytes_of(i.node))
+                })
+                .clone();
+            let dev = dev_string(file.key.dev);
+            for r in file.opens.iter().filter(|r| r.kind == OpenKind::Handle) {
+                let mut mode = format!("access={} share={}", r.access.rwd(), r.share.rwd());
+                if r.backup {
+                    mode.push_str(" backup");
+                }
+                let raw = current
+                    .clone()
+                    .unwrap_or_else(|| r.path.as_bytes().to_vec());
+                rows.push(Row {
+                    row: rows.len() + 1,
+                    kind: RowKind::Share,
+                    mandatory: true,
+                    mode,
+                    pid: r.owner.pid,
+                    tid: r.owner.tid,
+                    comm: r.owner.comm.clone(),
+                    uid: r.owner.uid,
+                    dev: dev.clone(),
+                    inode: file.key.ino,
+                    start: 0,
+                    end: None,
+                    since: rfc3339(r.since),
+                    path: String::from_utf8_lossy(&raw).into_owned(),
+                    handle: Some(r.handle.0),
+                });
+                raw_paths.push(raw);
+            }
+            if file.delete.pending {
+                let (who, since) = match &file.pending_by {
+                    Some((o, t)) => (Some(o.clone()), rfc3339(*t)),
+                    None => (None, rfc3339(std::time::SystemTime::now())),
+                };
+                let raw = current.clone().unwrap_or_else(|| {
+                    file.opens
+                        .first()
+                        .map(|r| r.path.as_bytes().to_vec())
+                        .unwrap_or_default()
+                });
+                rows.push(Row {
+                    row: rows.len() + 1,
+                    kind: RowKind::Pending,
+                    mandatory: true,
+                    mode: "DELETE".into(),
+                    pid: who.as_ref().map_or(0, |o| o.pid),
+                    tid: who.as_ref().map_or(0, |o| o.tid),
+                    comm: who.as_ref().map_or_else(|| "?".into(), |o| o.comm.clone()),
+                    uid: who.as_ref().map_or(0, |o| o.uid),
+                    dev: dev.clone(),
+                    inode: file.key.ino,
+                    start: 0,
+                    end: None,
+                    since,
+                    path: String::from_utf8_lossy(&raw).into_owned(),
+                    handle: None,
+                });
+                raw_paths.push(raw);
+            }
+        }
+        (rows, raw_paths)
+    }
+}
