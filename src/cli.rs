@@ -106,6 +106,15 @@ pub struct HoldArgs {
     pub command: Vec<String>,
 }
 
+/// How the daemon writes its log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per event (for log collectors).
+    Json,
+}
+
 /// `sharefs mount`.
 #[derive(Debug, Args)]
 pub struct MountArgs {
@@ -147,6 +156,10 @@ pub struct MountArgs {
     /// Name of the virtual control directory at the mount root (default .sharefs).
     #[arg(long, value_name = "NAME")]
     pub control_dir: Option<String>,
+
+    /// Log format: human text (default) or one JSON object per event.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
 
     /// Write the log to FILE (daemon mode otherwise discards it).
     #[arg(long, value_name = "FILE")]

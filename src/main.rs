@@ -1,15 +1,16 @@
 //! The `sharefs` binary: parse the command line, set up logging, run.
 
 use clap::Parser;
+use sharefs::cli::{Cli, Command, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
-    let cli = sharefs::cli::Cli::parse();
+    let cli = Cli::parse();
     init_logging(&cli);
     std::process::exit(sharefs::run(cli));
 }
 
-fn init_logging(cli: &sharefs::cli::Cli) {
+fn init_logging(cli: &Cli) {
     let default = match cli.verbose {
         0 => "warn,sharefs::conflict=info",
         1 => "info",
@@ -17,25 +18,33 @@ fn init_logging(cli: &sharefs::cli::Cli) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let log_file = match &cli.command {
-        sharefs::cli::Command::Mount(args) => args.log_file.as_ref(),
-        _ => None,
+    let (log_file, format) = match &cli.command {
+        Command::Mount(args) => (args.log_file.as_ref(), args.log_format),
+        _ => (None, LogFormat::Text),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match log_file.map(|p| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-    }) {
-        Some(Ok(file)) => builder
-            .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(file))
-            .init(),
-        Some(Err(e)) => {
-            eprintln!("sharefs: cannot open log file: {e}");
-            std::process::exit(2);
+    let writer: Box<dyn Fn() -> Box<dyn std::io::Write> + Send + Sync> = match log_file {
+        Some(path) => {
+            let file = match std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                Ok(f) => std::sync::Arc::new(f),
+                Err(e) => {
+                    eprintln!("sharefs: cannot open log file {}: {e}", path.display());
+                    std::process::exit(2);
+                }
+            };
+            Box::new(move || Box::new(file.clone()) as Box<dyn std::io::Write>)
         }
-        None => builder.with_writer(std::io::stderr).init(),
+        None => Box::new(|| Box::new(std::io::stderr()) as Box<dyn std::io::Write>),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(log_file.is_none())
+        .with_writer(writer);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
     }
 }
