@@ -73,6 +73,8 @@ pub struct Inode {
     pub kind: Kind,
     /// Last known name; `None` for the root.
     location: Mutex<Option<Location>>,
+    /// Atomic-I/O gate shared by every handle of this inode.
+    pub gate: super::io_gate::RangeGate,
 }
 
 impl Inode {
@@ -126,6 +128,7 @@ impl InodeTable {
             fd: root_fd,
             kind: Kind::Dir,
             location: Mutex::new(None),
+            gate: Default::default(),
         });
         let mut inner = Inner {
             next: FIRST_DYNAMIC,
@@ -199,6 +202,7 @@ impl InodeTable {
                 parent,
                 name: name.to_owned(),
             })),
+            gate: Default::default(),
         });
         inner.ids.insert(key, (node, generation));
         inner.live_by_key.insert(key, node);

@@ -5,6 +5,7 @@
 
 pub mod handle_table;
 pub mod inode_table;
+pub mod io_gate;
 pub mod sys;
 
 use std::ffi::{OsStr, OsString};

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::access::{Classes, OpenRecord};
+use super::byte_range::ByteLock;
 use super::share_table::SharingConflict;
 
 /// A refusal by the semantics core.
@@ -36,9 +37,31 @@ pub enum SemanticError {
     NameCollision,
     /// The handle is unknown to the core (a front-end bug; reported, never panics).
     UnknownHandle,
+    /// STATUS_LOCK_NOT_GRANTED: a lock request conflicts with these locks.
+    LockNotGranted {
+        /// The conflicting locks.
+        locks: Vec<ByteLock>,
+    },
+    /// STATUS_FILE_LOCK_CONFLICT: a read or write into a range locked by these.
+    LockConflict {
+        /// The locks that forbid the I/O.
+        locks: Vec<ByteLock>,
+    },
+    /// STATUS_RANGE_NOT_LOCKED: a Windows unlock matched no lock exactly.
+    NotLocked,
 }
 
 impl SemanticError {
+    /// The byte-range locks that are the other parties of a lock refusal.
+    pub fn lock_holders(&self) -> &[ByteLock] {
+        match self {
+            SemanticError::LockNotGranted { locks } | SemanticError::LockConflict { locks } => {
+                locks
+            }
+            _ => &[],
+        }
+    }
+
     /// The existing opens that are the other parties of this refusal.
     pub fn holders(&self) -> &[OpenRecord] {
         match self {
@@ -59,6 +82,9 @@ impl SemanticError {
             SemanticError::InvalidParameter(_) => "invalid_parameter",
             SemanticError::NameCollision => "name_collision",
             SemanticError::UnknownHandle => "unknown_handle",
+            SemanticError::LockNotGranted { .. } => "lock_not_granted",
+            SemanticError::LockConflict { .. } => "lock_conflict",
+            SemanticError::NotLocked => "not_locked",
         }
     }
 }
@@ -84,6 +110,13 @@ impl fmt::Display for SemanticError {
             SemanticError::InvalidParameter(why) => write!(f, "invalid parameter: {why}"),
             SemanticError::NameCollision => f.write_str("name collision"),
             SemanticError::UnknownHandle => f.write_str("unknown handle"),
+            SemanticError::LockNotGranted { locks } => {
+                write!(f, "lock not granted ({} conflicting lock(s))", locks.len())
+            }
+            SemanticError::LockConflict { locks } => {
+                write!(f, "range locked ({} lock(s))", locks.len())
+            }
+            SemanticError::NotLocked => f.write_str("range not locked"),
         }
     }
 }

@@ -13,6 +13,7 @@
 //! shard locks at once except [`Core::snapshot`], which takes them in index order.
 
 pub mod access;
+pub mod byte_range;
 pub mod error;
 pub mod rename;
 pub mod share_table;
@@ -24,6 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 pub use access::{Classes, OpenKind, OpenRecord, OpenRequest, Owner};
+pub use byte_range::{ByteLock, IoRequester, LockList, LockOwner, LockRequest};
 pub use error::SemanticError;
 pub use rename::{RenameRequest, RenameTarget, RenameTicket};
 pub use share_table::{ShareCounters, SharingConflict, check_sharing};
@@ -99,6 +101,8 @@ pub struct FileView {
     pub pending_by: Option<(Arc<Owner>, SystemTime)>,
     /// Its opens, by handle id.
     pub opens: Vec<OpenRecord>,
+    /// Its byte-range locks, by start.
+    pub locks: Vec<ByteLock>,
 }
 
 /// One file's opens and delete state.
@@ -112,11 +116,13 @@ struct FileState {
     delete: DeleteState,
     /// Who made the file delete-pending, and when (for the lock table's PENDING row).
     pending_by: Option<(Arc<Owner>, SystemTime)>,
+    /// Byte-range locks (each taken through one of `opens`).
+    locks: LockList,
 }
 
 impl FileState {
     fn is_idle(&self) -> bool {
-        self.opens.is_empty() && !self.delete.pending
+        self.opens.is_empty() && !self.delete.pending && self.locks.is_empty()
     }
 
     fn conflict_holders(&self, conflict: SharingConflict) -> Vec<OpenRecord> {
@@ -274,6 +280,8 @@ impl Core {
         let Some(record) = state.remove(handle) else {
             return Err(SemanticError::UnknownHandle);
         };
+        // Locks go away when their handle closes (SEMANTICS.md §4).
+        state.locks.release_handle(handle);
         let mut outcome = CloseOutcome::default();
         if record.delete_on_close && !state.delete.pending {
             state.delete.pending = true;
@@ -481,6 +489,7 @@ impl Core {
                     delete: state.delete,
                     pending_by: state.pending_by.clone(),
                     opens,
+                    locks: state.locks.all(),
                 });
             }
         }
@@ -505,6 +514,96 @@ impl Core {
                 .values()
                 .all(|st| st.counters == ShareCounters::recount(st.opens.values()))
         })
+    }
+}
+
+impl Core {
+    /// LockFileEx / fcntl(F_SETLK): grants the lock or names the conflicting locks
+    /// (LOCK_NOT_GRANTED). The handle must be open on the file.
+    pub fn lock(&self, key: FileKey, req: &LockRequest) -> Result<(), SemanticError> {
+        let mut shard = self.shard(key);
+        let state = shard.get_mut(&key).ok_or(SemanticError::UnknownHandle)?;
+        if !state.opens.contains_key(&req.via) {
+            return Err(SemanticError::UnknownHandle);
+        }
+        state
+            .locks
+            .lock(req)
+            .map(drop)
+            .map_err(|locks| SemanticError::LockNotGranted { locks })
+    }
+
+    /// The locks a request would conflict with (F_GETLK), without taking it.
+    pub fn lock_conflicts(&self, key: FileKey, req: &LockRequest) -> Vec<ByteLock> {
+        self.shard(key)
+            .get(&key)
+            .map(|s| s.locks.conflicts(req))
+            .unwrap_or_default()
+    }
+
+    /// UnlockFileEx (exact match, else STATUS_RANGE_NOT_LOCKED) or a POSIX unlock
+    /// (splits, never fails).
+    pub fn unlock(
+        &self,
+        key: FileKey,
+        owner: LockOwner,
+        start: u64,
+        len: u64,
+        windows: bool,
+    ) -> Result<(), SemanticError> {
+        let mut shard = self.shard(key);
+        let Some(state) = shard.get_mut(&key) else {
+            return if windows {
+                Err(SemanticError::NotLocked)
+            } else {
+                Ok(())
+            };
+        };
+        if windows {
+            if !state.locks.unlock_exact(owner, start, len) {
+                return Err(SemanticError::NotLocked);
+            }
+        } else {
+            state.locks.unlock_posix(owner, start, len);
+        }
+        Ok(())
+    }
+
+    /// Drops every lock of a POSIX owner on a file (classic locks are released by any
+    /// close of the process's descriptors of the file). Returns how many went.
+    pub fn release_lock_owner(&self, key: FileKey, owner: LockOwner) -> usize {
+        self.shard(key)
+            .get_mut(&key)
+            .map_or(0, |s| s.locks.release_owner(owner))
+    }
+
+    /// Whether a file has any byte-range lock (the I/O fast path skips the check).
+    pub fn has_locks(&self, key: FileKey) -> bool {
+        self.shard(key)
+            .get(&key)
+            .is_some_and(|s| !s.locks.is_empty())
+    }
+
+    /// The mandatory I/O check (SEMANTICS.md §4): refuses reading or writing a range
+    /// another owner has locked exclusively, and writing any range under a shared lock.
+    pub fn check_io(
+        &self,
+        key: FileKey,
+        who: IoRequester,
+        start: u64,
+        len: u64,
+        write: bool,
+    ) -> Result<(), SemanticError> {
+        let shard = self.shard(key);
+        let Some(state) = shard.get(&key) else {
+            return Ok(());
+        };
+        let locks = state.locks.io_conflicts(who, start, len, write);
+        if locks.is_empty() {
+            Ok(())
+        } else {
+            Err(SemanticError::LockConflict { locks })
+        }
     }
 }
 

@@ -101,6 +101,8 @@ impl SharefsFs {
         size: u64,
     ) -> Result<(), FsError> {
         if let Some(h) = fh.and_then(|fh| self.handles.get(fh, inode.node)) {
+            let _gate = inode.gate.enter(0, u64::MAX, true);
+            self.check_truncate_locks(req, inode, h.core, size)?;
             h.file.set_len(size)?;
             return Ok(());
         }
@@ -119,14 +121,54 @@ impl SharefsFs {
                 )?)
             })
             .map_err(|e| self.refused("truncate", &path, &owner, "truncate (write)", e))?;
-        let result = self
-            .backing
-            .open_io(inode, libc::O_WRONLY)
-            .and_then(|f| f.set_len(size));
+        let result = {
+            let _gate = inode.gate.enter(0, u64::MAX, true);
+            match self.check_truncate_locks(req, inode, implicit, size) {
+                Ok(()) => self
+                    .backing
+                    .open_io(inode, libc::O_WRONLY)
+                    .and_then(|f| f.set_len(size))
+                    .map_err(FsError::from),
+                Err(e) => Err(e),
+            }
+        };
         if self.core.end_implicit(inode.key, implicit).remove_name {
             self.settle_pending(inode.key);
         }
-        Ok(result?)
+        result
+    }
+
+    /// Truncation and extension respect byte-range locks like a write of the bytes
+    /// between the old and the new size (locks past EOF included).
+    fn check_truncate_locks(
+        &self,
+        req: &Request,
+        inode: &crate::backing::Inode,
+        via: crate::core::HandleId,
+        size: u64,
+    ) -> Result<(), FsError> {
+        if !self.core.has_locks(inode.key) {
+            return Ok(());
+        }
+        let old = self.backing.stat(inode)?.st_size as u64;
+        let (from, to) = (old.min(size), old.max(size));
+        let who = crate::core::IoRequester {
+            lock_owner: None,
+            via,
+        };
+        self.core
+            .check_io(inode.key, who, from, to - from, true)
+            .map_err(|e| {
+                let owner = self.owner(req);
+                let path = self.path_of(inode.node);
+                self.refused(
+                    "truncate",
+                    &path,
+                    &owner,
+                    &format!("truncate to {size}"),
+                    e.into(),
+                )
+            })
     }
 
     pub(super) fn do_statfs(&self) -> Result<libc::statvfs, FsError> {

@@ -70,6 +70,13 @@ pub fn semantic_errno(e: &SemanticError, sharing_violation: i32) -> i32 {
         SemanticError::NameCollision => libc::EEXIST,
         // A handle the core does not know: an internal inconsistency, logged by the caller.
         SemanticError::UnknownHandle => libc::EIO,
+        // STATUS_LOCK_NOT_GRANTED: what F_SETLK callers test for (EWOULDBLOCK for
+        // flock is the same value on Linux).
+        SemanticError::LockNotGranted { .. } => libc::EAGAIN,
+        // STATUS_FILE_LOCK_CONFLICT: the Linux SMB client's EACCES.
+        SemanticError::LockConflict { .. } => libc::EACCES,
+        // STATUS_RANGE_NOT_LOCKED.
+        SemanticError::NotLocked => libc::ENOLCK,
     }
 }
 
@@ -102,6 +109,12 @@ mod tests {
             (SemanticError::InvalidParameter("x"), libc::EINVAL),
             (SemanticError::NameCollision, libc::EEXIST),
             (SemanticError::UnknownHandle, libc::EIO),
+            (
+                SemanticError::LockNotGranted { locks: vec![] },
+                libc::EAGAIN,
+            ),
+            (SemanticError::LockConflict { locks: vec![] }, libc::EACCES),
+            (SemanticError::NotLocked, libc::ENOLCK),
         ];
         for (err, want) in rows {
             assert_eq!(semantic_errno(&err, libc::EBUSY), want, "{err}");

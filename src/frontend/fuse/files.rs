@@ -286,6 +286,7 @@ impl SharefsFs {
             .ok_or_else(|| FsError::errno(libc::EBADF))
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn do_read(
         &self,
         req: &Request,
@@ -293,6 +294,7 @@ impl SharefsFs {
         fh: u64,
         offset: u64,
         size: u32,
+        lock_owner: Option<u64>,
     ) -> Result<Vec<u8>, FsError> {
         if super::control::is_virtual_fh(fh) {
             return self.control_read(req, fh, offset, size);
@@ -301,6 +303,13 @@ impl SharefsFs {
         if !h.access.contains(Classes::READ) {
             return Err(FsError::errno(libc::EBADF));
         }
+        // Atomic: no overlapping write is in flight while we read (SEMANTICS.md §6);
+        // mandatory: the range is checked against locks inside the gate, so no lock is
+        // granted between the check and the read.
+        // Still in use: a close() seen earlier was of another descriptor.
+        h.closing.store(false, Ordering::Relaxed);
+        let _gate = h.inode.gate.enter(offset, size as u64, false);
+        self.check_io_locks(req, &h, lock_owner, offset, size as u64, false)?;
         let mut buf = vec![0u8; size as usize];
         let mut done = 0;
         while done < buf.len() {
@@ -315,6 +324,7 @@ impl SharefsFs {
         Ok(buf)
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn do_write(
         &self,
         req: &Request,
@@ -322,6 +332,7 @@ impl SharefsFs {
         fh: u64,
         offset: u64,
         data: &[u8],
+        lock_owner: Option<u64>,
     ) -> Result<u32, FsError> {
         if super::control::is_virtual_fh(fh) {
             return self.control_write(req, fh, data);
@@ -333,16 +344,32 @@ impl SharefsFs {
         // With O_APPEND on the backing fd, Linux pwrite appends whatever the offset: the
         // daemon appends itself, so concurrent appenders through the mount never
         // overwrite each other (the kernel's offset comes from a possibly stale size).
-        let at = if h.append { 0 } else { offset };
-        h.file.write_all_at(data, at)?;
+        let len = data.len() as u64;
+        if h.append {
+            // An append's offset is the size at the moment of the write: hold the whole
+            // file so the size cannot move between the lock check and the write.
+            let _gate = h.inode.gate.enter(0, u64::MAX, true);
+            if self.core.has_locks(h.inode.key) {
+                let size = h.file.metadata()?.len();
+                self.check_io_locks(req, &h, lock_owner, size, len, true)?;
+            }
+            h.file.write_all_at(data, 0)?;
+        } else {
+            let _gate = h.inode.gate.enter(offset, len, true);
+            self.check_io_locks(req, &h, lock_owner, offset, len, true)?;
+            h.file.write_all_at(data, offset)?;
+        }
         Ok(data.len() as u32)
     }
 
-    pub(super) fn do_flush(&self, ino: INodeNo, fh: u64) -> Result<(), FsError> {
+    pub(super) fn do_flush(&self, ino: INodeNo, fh: u64, lock_owner: u64) -> Result<(), FsError> {
         if super::control::is_virtual_fh(fh) {
             return Ok(());
         }
         let h = self.handle(ino, fh)?;
+        // POSIX: any close() of the process's descriptors of a file drops its classic
+        // locks on it.
+        self.release_posix_locks(&h, lock_owner);
         // Each close() of a descriptor sends FLUSH; a RELEASE follows asynchronously if
         // it was the last one. Remember it so conflicts can wait for that RELEASE.
         h.closing.store(true, Ordering::Relaxed);
@@ -356,9 +383,12 @@ impl SharefsFs {
             self.control_release(fh);
             return Ok(());
         }
-        let Some(h) = self.handles.remove(fh) else {
+        let Some(h) = self.handles.get_any(fh) else {
             return Err(FsError::errno(libc::EBADF));
         };
+        // The handle stays in the table (marked closing) until the core has forgotten
+        // it, so an operation refused by it meanwhile knows to wait for this release.
+        h.closing.store(true, Ordering::Relaxed);
         let result = match self.core.close(h.inode.key, h.core) {
             Ok(outcome) => {
                 if outcome.remove_name {
@@ -379,6 +409,9 @@ impl SharefsFs {
                 Err(e.into())
             }
         };
+        self.handles.remove(fh);
+        // Its byte-range locks went with it: parked lock requests may now be granted.
+        self.locks_released(h.inode.key, &h.inode.gate);
         drop(h);
         self.note_release();
         result

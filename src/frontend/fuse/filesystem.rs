@@ -8,8 +8,8 @@ use std::time::SystemTime;
 use fuser::{
     AccessFlags, BsdFileFlags, CopyFileRangeFlags, FileHandle, Filesystem, FopenFlags, INodeNo,
     InitFlags, IoctlFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate,
-    ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyIoctl, ReplyLseek, ReplyOpen,
-    ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyIoctl, ReplyLock, ReplyLseek,
+    ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
 use super::attrs::AttrChange;
@@ -40,7 +40,10 @@ impl Filesystem for SharefsFs {
             | InitFlags::FUSE_EXPORT_SUPPORT
             | InitFlags::FUSE_HANDLE_KILLPRIV_V2
             // ioctls on directories (the control API's delete and rename by handle).
-            | InitFlags::FUSE_HAS_IOCTL_DIR;
+            | InitFlags::FUSE_HAS_IOCTL_DIR
+            // fcntl, OFD and flock locks reach the daemon, which makes them mandatory.
+            | InitFlags::FUSE_POSIX_LOCKS
+            | InitFlags::FUSE_FLOCK_LOCKS;
         let available = config.capabilities() & wanted;
         if let Err(missing) = config.add_capabilities(available) {
             tracing::warn!("kernel refused capabilities {missing:?}");
@@ -262,7 +265,7 @@ impl Filesystem for SharefsFs {
         reply!(
             self,
             reply,
-            self.do_read(_req, ino, fh.0, offset, size),
+            self.do_read(_req, ino, fh.0, offset, size, _lock_owner.map(|o| o.0)),
             |data| { reply.data(&data) }
         );
     }
@@ -282,7 +285,7 @@ impl Filesystem for SharefsFs {
         reply!(
             self,
             reply,
-            self.do_write(_req, ino, fh.0, offset, data),
+            self.do_write(_req, ino, fh.0, offset, data, _lock_owner.map(|o| o.0)),
             |n| { reply.written(n) }
         );
     }
@@ -295,7 +298,9 @@ impl Filesystem for SharefsFs {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        reply!(self, reply, self.do_flush(ino, fh.0), |()| reply.ok());
+        reply!(self, reply, self.do_flush(ino, fh.0, _lock_owner.0), |()| {
+            reply.ok()
+        });
     }
 
     fn release(
@@ -462,6 +467,42 @@ impl Filesystem for SharefsFs {
                 f
             )
         );
+    }
+
+    fn getlk(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        lock_owner: LockOwner,
+        start: u64,
+        end: u64,
+        typ: i32,
+        _pid: u32,
+        reply: ReplyLock,
+    ) {
+        reply!(
+            self,
+            reply,
+            self.do_getlk(req, ino, fh.0, lock_owner.0, start, end, typ),
+            |(s, e, t, p)| reply.locked(s, e, t, p)
+        );
+    }
+
+    fn setlk(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        lock_owner: LockOwner,
+        start: u64,
+        end: u64,
+        typ: i32,
+        _pid: u32,
+        sleep: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.do_setlk(req, ino, fh.0, lock_owner.0, start, end, typ, sleep, reply);
     }
 
     fn ioctl(

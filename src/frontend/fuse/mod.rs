@@ -15,6 +15,7 @@ mod files;
 mod filesystem;
 mod handle_ops;
 mod invalidate;
+mod locks;
 pub mod preflight;
 pub mod process;
 mod report;
@@ -89,8 +90,9 @@ struct PendingName {
 }
 
 /// How long a refused operation waits for the RELEASE of handles whose close() was
-/// already seen (the kernel sends RELEASE asynchronously after close() returns).
-const RELEASE_GRACE: Duration = Duration::from_millis(150);
+/// already seen (the kernel sends RELEASE asynchronously after close() returns; under
+/// CPU load the worker that serves it was seen to need over 150 ms).
+const RELEASE_GRACE: Duration = Duration::from_millis(500);
 
 /// The filesystem served over FUSE.
 #[derive(Debug)]
@@ -117,6 +119,8 @@ pub struct SharefsFs {
     virtual_handles: control::VirtualHandles,
     /// The last refusals, with both parties, and counters by kind.
     conflicts: ConflictLog,
+    /// Parked blocking lock requests (F_SETLKW, flock without LOCK_NB).
+    lock_waiters: Arc<locks::LockWaiters>,
 }
 
 impl SharefsFs {
@@ -141,6 +145,7 @@ impl SharefsFs {
             intents: IntentTable::with_ttl(intent_ttl),
             virtual_handles: Default::default(),
             conflicts: ConflictLog::new(conflict_log),
+            lock_waiters: Default::default(),
         }
     }
 

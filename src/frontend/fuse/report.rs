@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::{FsError, SharefsFs};
 use crate::control::conflicts::{Conflict, Holder, Requester};
 use crate::control::table::{Row, RowKind, dev_string, rfc3339};
-use crate::core::{OpenKind, OpenRecord, Owner};
+use crate::core::{ByteLock, OpenKind, OpenRecord, Owner};
 
 /// The symbolic name of an errno (`EBUSY`), for logs and the conflict log.
 pub(super) fn errno_name(code: i32) -> String {
@@ -43,6 +43,32 @@ fn holder(r: &OpenRecord) -> Holder {
     }
 }
 
+fn lock_range(l: &ByteLock) -> (u64, Option<u64>) {
+    let last = l.end().saturating_sub(1);
+    // A lock reaching OFFSET_MAX is "to end of file".
+    if l.len > 0 && last >= i64::MAX as u128 {
+        (l.start, None)
+    } else {
+        (l.start, Some(last.min(u64::MAX as u128) as u64))
+    }
+}
+
+fn lock_holder(l: &ByteLock) -> Holder {
+    let (start, end) = lock_range(l);
+    let end = end.map_or_else(|| "EOF".to_string(), |e| e.to_string());
+    Holder {
+        pid: l.taker.pid,
+        comm: l.taker.comm.clone(),
+        uid: l.taker.uid,
+        holds: format!(
+            "{} {start}-{end}",
+            if l.exclusive { "EXCLUSIVE" } else { "SHARED" }
+        ),
+        since: rfc3339(l.since),
+        path: String::new(),
+    }
+}
+
 impl SharefsFs {
     /// Records a refusal by the core: one structured event naming both parties (log
     /// target `sharefs::conflict`) and one entry in the conflict log. Other errors pass
@@ -74,7 +100,12 @@ impl SharefsFs {
                 uid: owner.uid,
                 asked: asked.to_string(),
             },
-            holders: err.holders().iter().map(holder).collect(),
+            holders: err
+                .holders()
+                .iter()
+                .map(holder)
+                .chain(err.lock_holders().iter().map(lock_holder))
+                .collect(),
         });
         let holders: Vec<String> = conflict
             .holders
@@ -148,6 +179,34 @@ impl SharefsFs {
                     since: rfc3339(r.since),
                     path: String::from_utf8_lossy(&raw).into_owned(),
                     handle: Some(r.handle.0),
+                });
+                raw_paths.push(raw);
+            }
+            for l in &file.locks {
+                let (start, end) = lock_range(l);
+                let raw = current.clone().unwrap_or_else(|| {
+                    file.opens
+                        .iter()
+                        .find(|r| r.handle == l.via)
+                        .map(|r| r.path.as_bytes().to_vec())
+                        .unwrap_or_default()
+                });
+                rows.push(Row {
+                    row: rows.len() + 1,
+                    kind: RowKind::Range,
+                    mandatory: true,
+                    mode: if l.exclusive { "EXCLUSIVE" } else { "SHARED" }.into(),
+                    pid: l.taker.pid,
+                    tid: l.taker.tid,
+                    comm: l.taker.comm.clone(),
+                    uid: l.taker.uid,
+                    dev: dev.clone(),
+                    inode: file.key.ino,
+                    start,
+                    end,
+                    since: rfc3339(l.since),
+                    path: String::from_utf8_lossy(&raw).into_owned(),
+                    handle: Some(l.via.0),
                 });
                 raw_paths.push(raw);
             }
