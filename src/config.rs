@@ -46,6 +46,8 @@ pub struct MountConfig {
     pub intent_ttl: Duration,
     /// How many refusals `.sharefs/conflicts` keeps.
     pub conflict_log: usize,
+    /// Model the read-only attribute; `None` = the profile's default.
+    pub readonly_attribute: Option<bool>,
 }
 
 impl MountConfig {
@@ -70,7 +72,15 @@ impl MountConfig {
             control_dir: crate::control::DEFAULT_CONTROL_DIR.to_string(),
             intent_ttl: crate::control::intent::INTENT_TTL,
             conflict_log: 1000,
+            readonly_attribute: None,
         }
+    }
+
+    /// Whether the read-only attribute is modelled: on in the windows and strict
+    /// profiles, off in posix, unless `-o readonly_attribute=on|off` says otherwise.
+    pub fn readonly_attr(&self) -> bool {
+        self.readonly_attribute
+            .unwrap_or(self.profile != crate::policy::Profile::Posix)
     }
 
     /// The delete mode in force.
@@ -114,6 +124,17 @@ impl MountConfig {
             "entry_timeout" => self.entry_ttl = parse_seconds(key, need(value)?)?,
             "attr_timeout" => self.attr_ttl = parse_seconds(key, need(value)?)?,
             "intent_ttl" => self.intent_ttl = parse_seconds(key, need(value)?)?,
+            "readonly_attribute" => {
+                self.readonly_attribute = Some(match need(value)? {
+                    "on" | "true" | "yes" => true,
+                    "off" | "false" | "no" => false,
+                    other => {
+                        return Err(format!(
+                            "readonly_attribute must be on or off, not '{other}'"
+                        ));
+                    }
+                })
+            }
             "conflict_log" => {
                 self.conflict_log = need(value)?.parse().map_err(|_| {
                     format!(

@@ -257,6 +257,14 @@ impl Core {
                 holders: Vec::new(),
             });
         }
+        // FILE_ATTRIBUTE_READONLY: no open for writing, whoever asks (Wine
+        // dlls/kernel32/tests/file.c: test_file_readonly_access).
+        if facts.readonly && req.access.contains(Classes::WRITE) {
+            return Err(SemanticError::AccessDenied {
+                reason: "file is read-only",
+                holders: Vec::new(),
+            });
+        }
         Ok(())
     }
 

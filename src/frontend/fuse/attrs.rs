@@ -111,6 +111,14 @@ impl SharefsFs {
         }
         let owner = self.owner(req);
         let path = self.path_of(inode.node);
+        if self.facts_of(inode).readonly {
+            // SetEndOfFile needs a write open, which a read-only file refuses.
+            let e = crate::core::SemanticError::AccessDenied {
+                reason: "file is read-only",
+                holders: Vec::new(),
+            };
+            return Err(self.refused("truncate", &path, &owner, "truncate (write)", e.into()));
+        }
         let implicit = self
             .retry_after_release(|| {
                 Ok(self.core.begin_implicit(

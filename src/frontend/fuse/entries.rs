@@ -7,9 +7,7 @@ use fuser::{FileAttr, INodeNo, RenameFlags, Request};
 
 use super::{FsError, PendingName, SharefsFs, attr};
 use crate::backing::{Backing, Inode, Kind, key_of, sys};
-use crate::core::{
-    Classes, DeleteMode, FileFacts, FileKey, RenameRequest, RenameTarget, SemanticError,
-};
+use crate::core::{Classes, DeleteMode, FileKey, RenameRequest, RenameTarget, SemanticError};
 
 /// Reply payload of operations that create a name: attributes and generation.
 pub(super) type Entry = (FileAttr, u64);
@@ -170,7 +168,7 @@ impl SharefsFs {
                 }
                 Ok(self
                     .core
-                    .commit_delete(key, h, mode, FileFacts::default())?)
+                    .commit_delete(key, h, mode, self.facts_of_stat(&st))?)
             })
             .map_err(|e| self.refused(op, &path, &owner, "delete", e))?;
         if outcome.remove_name_now {
@@ -252,7 +250,7 @@ impl SharefsFs {
             Ok((_, st)) => Some(RenameTarget {
                 key: key_of(&st),
                 is_dir: Kind::from_mode(st.st_mode) == Kind::Dir,
-                facts: FileFacts::default(),
+                facts: self.facts_of_stat(&st),
             }),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
             Err(e) => return Err(e.into()),

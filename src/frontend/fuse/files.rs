@@ -169,15 +169,28 @@ impl SharefsFs {
         }
     }
 
-    /// Attributes the core's rules depend on: FILE_ATTRIBUTE_READONLY is a regular file
-    /// with no write bit for anyone (as `chmod a-w` and git's objects leave it).
+    /// Attributes the core's rules depend on (see [`SharefsFs::facts_of_stat`]).
     pub(super) fn facts_of(&self, inode: &Inode) -> FileFacts {
-        let readonly = inode.kind == Kind::File
-            && self
-                .backing
-                .stat(inode)
-                .is_ok_and(|st| st.st_mode & 0o222 == 0);
-        FileFacts { readonly }
+        match self.backing.stat(inode) {
+            Ok(st) => self.facts_of_stat(&st),
+            Err(_) => FileFacts::default(),
+        }
+    }
+
+    /// FILE_ATTRIBUTE_READONLY is a regular file with no write bit for anyone (as
+    /// `chmod a-w` and git's objects leave it), when the mount's profile models the
+    /// attribute. A directory's mode never makes it read-only: Windows ignores the
+    /// attribute on directories for these rules. A file with no permission bits at all
+    /// (mode 000) is not read-only but a placeholder: GNU tar creates one for every
+    /// symlink and hard link it delays, and must be able to unlink it (tests/programs.rs:
+    /// tar_round_trip_keeps_contents_links_and_permissions).
+    pub(super) fn facts_of_stat(&self, st: &crate::backing::Stat) -> FileFacts {
+        FileFacts {
+            readonly: self.cfg.readonly_attr
+                && Kind::from_mode(st.st_mode) == Kind::File
+                && st.st_mode & 0o222 == 0
+                && st.st_mode & 0o777 != 0,
+        }
     }
 
     pub(super) fn do_open(

@@ -11,7 +11,7 @@ use fuser::{INodeNo, Request};
 use super::{FsError, SharefsFs};
 use crate::backing::{Kind, key_of, sys};
 use crate::control::{IOC_GET_DELETE, IOC_RENAME, IOC_SET_DELETE};
-use crate::core::{DeleteMode, FileFacts, RenameRequest, RenameTarget};
+use crate::core::{DeleteMode, RenameRequest, RenameTarget};
 
 fn u32_arg(data: &[u8]) -> Result<u32, FsError> {
     let bytes: [u8; 4] = data
@@ -132,10 +132,7 @@ impl SharefsFs {
                 Some(RenameTarget {
                     key: key_of(&st),
                     is_dir: Kind::from_mode(st.st_mode) == Kind::Dir,
-                    facts: FileFacts {
-                        readonly: Kind::from_mode(st.st_mode) == Kind::File
-                            && st.st_mode & 0o222 == 0,
-                    },
+                    facts: self.facts_of_stat(&st),
                 })
             }
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,

@@ -61,6 +61,9 @@ pub struct FsConfig {
     pub intent_ttl: Duration,
     /// How many refusals `.sharefs/conflicts` keeps.
     pub conflict_log: usize,
+    /// Model FILE_ATTRIBUTE_READONLY (a file without write bits cannot be written,
+    /// truncated, deleted or replaced, not even by root).
+    pub readonly_attr: bool,
 }
 
 impl Default for FsConfig {
@@ -76,6 +79,7 @@ impl Default for FsConfig {
             control_name: OsString::from(crate::control::DEFAULT_CONTROL_DIR),
             intent_ttl: crate::control::intent::INTENT_TTL,
             conflict_log: 1000,
+            readonly_attr: true,
         }
     }
 }

@@ -101,6 +101,7 @@ pub fn mount(cfg: &MountConfig, daemon: bool) -> Result<(), MountError> {
         control_name: cfg.control_dir.clone().into(),
         intent_ttl: cfg.intent_ttl,
         conflict_log: cfg.conflict_log,
+        readonly_attr: cfg.readonly_attr(),
     };
     let options = fuser_options(cfg, &backing_path);
     if !daemon {
