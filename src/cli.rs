@@ -31,6 +31,57 @@ pub enum Command {
     Locks(LocksArgs),
     /// Show the conflict log (every refusal, with both parties).
     Conflicts(ConflictsArgs),
+    /// Mount sharefs in place over DIR (default: the current directory), run COMMAND
+    /// there, unmount, and report every conflict that would have failed on Windows.
+    Run(RunArgs),
+}
+
+/// Format of `sharefs run --report`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// JSON: conflicts grouped by kind and path.
+    Json,
+    /// JUnit XML: one failing test case per group, so CI systems show them.
+    Junit,
+}
+
+/// `sharefs run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Share modes for the command's opens: windows (default), strict, posix.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// classic or posix delete (default: the profile's).
+    #[arg(long, value_name = "MODE")]
+    pub delete: Option<String>,
+
+    /// Mount options, as for `sharefs mount -o`.
+    #[arg(short = 'o', value_name = "OPTIONS")]
+    pub options: Vec<String>,
+
+    /// Make the mount visible to every process (default: private to COMMAND).
+    #[arg(long)]
+    pub shared: bool,
+
+    /// Write the conflict report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Format of --report.
+    #[arg(long, value_enum, default_value = "json")]
+    pub report_format: ReportFormat,
+
+    /// Exit non-zero (3) when any conflict happened, even if COMMAND passed.
+    #[arg(long)]
+    pub fail_on_conflict: bool,
+
+    /// Directory to mount over (default: the current directory).
+    pub dir: Option<PathBuf>,
+
+    /// The command to run, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 /// `sharefs locks`.

@@ -32,6 +32,7 @@ pub mod frontend;
 pub mod hold;
 pub mod locks_cmd;
 pub mod policy;
+pub mod run;
 
 use cli::{Cli, Command, MountArgs};
 use config::MountConfig;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Hold(args) => hold::run(&args),
         Command::Locks(args) => locks_cmd::run_locks(&args),
         Command::Conflicts(args) => locks_cmd::run_conflicts(&args),
+        Command::Run(args) => run::run(&args),
     }
 }
 

@@ -12,6 +12,8 @@ fn main() {
 
 fn init_logging(cli: &Cli) {
     let default = match cli.verbose {
+        // `sharefs run` reports conflicts itself at the end.
+        0 if matches!(cli.command, Command::Run(_)) => "warn",
         0 => "warn,sharefs::conflict=info",
         1 => "info",
         2 => "debug",

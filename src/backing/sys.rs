@@ -528,3 +528,38 @@ pub fn umount_detach(target: &CStr) -> io::Result<()> {
     // SAFETY: `target` is NUL-terminated.
     cvt(unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) }).map(drop)
 }
+
+/// `unshare(flags)` (CLONE_NEWNS, CLONE_NEWUSER); must run while single-threaded.
+pub fn unshare(flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: unshare takes plain flags and only affects this process.
+    cvt(unsafe { libc::unshare(flags) }).map(drop)
+}
+
+/// Makes every mount below `/` private in the current mount namespace, so mounts made
+/// here never propagate back to the host.
+pub fn make_mounts_private() -> io::Result<()> {
+    // SAFETY: constant NUL-terminated strings; a null fstype/data is allowed for a
+    // propagation change.
+    cvt(unsafe {
+        libc::mount(
+            c"none".as_ptr(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )
+    })
+    .map(drop)
+}
+
+/// Sends `sig` to process `pid`.
+pub fn kill(pid: u32, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: kill takes plain integers.
+    cvt(unsafe { libc::kill(pid as libc::pid_t, sig) }).map(drop)
+}
+
+/// The real uid and gid of the process.
+pub fn getuid_gid() -> (u32, u32) {
+    // SAFETY: getuid/getgid cannot fail.
+    unsafe { (libc::getuid(), libc::getgid()) }
+}

@@ -122,7 +122,7 @@ pub struct SharefsFs {
     /// Open handles of the control directory's files.
     virtual_handles: control::VirtualHandles,
     /// The last refusals, with both parties, and counters by kind.
-    conflicts: ConflictLog,
+    conflicts: Arc<ConflictLog>,
     /// Parked blocking lock requests (F_SETLKW, flock without LOCK_NB).
     lock_waiters: Arc<locks::LockWaiters>,
 }
@@ -148,9 +148,14 @@ impl SharefsFs {
             released: (Mutex::new(0), Condvar::new()),
             intents: IntentTable::with_ttl(intent_ttl),
             virtual_handles: Default::default(),
-            conflicts: ConflictLog::new(conflict_log),
+            conflicts: Arc::new(ConflictLog::new(conflict_log)),
             lock_waiters: Default::default(),
         }
+    }
+
+    /// The conflict log, shared (for `sharefs run`'s report after the session ends).
+    pub fn conflict_log(&self) -> Arc<ConflictLog> {
+        self.conflicts.clone()
     }
 
     fn inode(&self, node: INodeNo) -> Result<Arc<Inode>, FsError> {

@@ -78,6 +78,84 @@ fn fuser_options(cfg: &MountConfig, backing: &std::path::Path) -> Config {
     config
 }
 
+/// The front-end's settings for a mount configuration.
+pub fn fs_config(cfg: &MountConfig) -> FsConfig {
+    FsConfig {
+        profile: cfg.profile,
+        delete_mode: cfg.delete_mode(),
+        entry_ttl: cfg.entry_ttl,
+        attr_ttl: cfg.attr_ttl,
+        sharing_errno: libc::EBUSY,
+        switch_creds: sys::geteuid() == 0,
+        threads: cfg.threads,
+        control_name: cfg.control_dir.clone().into(),
+        intent_ttl: cfg.intent_ttl,
+        conflict_log: cfg.conflict_log,
+        readonly_attr: cfg.readonly_attr(),
+    }
+}
+
+/// A mount served by background threads of this process (`sharefs run`).
+pub struct BackgroundMount {
+    session: fuser::BackgroundSession,
+    mountpoint: std::path::PathBuf,
+    /// The mount's conflict log, for the end-of-run report.
+    pub conflicts: Arc<crate::control::conflicts::ConflictLog>,
+}
+
+impl BackgroundMount {
+    /// Lazily unmounts and waits (at most `wait`) for the session to end; processes
+    /// that still hold files in the mount keep it alive, detached, until they exit.
+    pub fn unmount(self, wait: std::time::Duration) {
+        if let Ok(target) = sys::cname(self.mountpoint.as_os_str()) {
+            if let Err(e) = sys::umount_detach(&target) {
+                tracing::warn!("unmount of {} failed: {e}", self.mountpoint.display());
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let session = self.session;
+        let _ = std::thread::Builder::new()
+            .name("sharefs-join".into())
+            .spawn(move || {
+                let _ = tx.send(session.join());
+            });
+        let _ = rx.recv_timeout(wait);
+    }
+}
+
+/// Mounts `backing` on `mountpoint` (which may be the very directory `backing` was
+/// opened from: the daemon mirrors it through the fd it holds) and serves it from
+/// background threads. Root only (mount(2) directly).
+pub fn mount_in_background(
+    backing: Backing,
+    cfg: &MountConfig,
+    mountpoint: &std::path::Path,
+) -> Result<BackgroundMount, MountError> {
+    sys::raise_fd_limit();
+    sys::clear_umask();
+    let mut options = fuser_options(cfg, mountpoint);
+    options
+        .mount_options
+        .retain(|o| *o != MountOption::AutoUnmount);
+    let core = Arc::new(Core::new());
+    let invalidator = Arc::new(Invalidator::new());
+    let fs = SharefsFs::new(backing, core, fs_config(cfg), invalidator.clone());
+    let conflicts = fs.conflict_log();
+    let session = direct_session(fs, mountpoint, &options)
+        .map_err(|e| MountError(mount_failure(mountpoint, &e)))?;
+    if let Err(e) = invalidator.start(session.notifier()) {
+        tracing::warn!("cannot start the invalidation thread: {e}");
+    }
+    let session = session
+        .spawn()
+        .map_err(|e| MountError(format!("cannot start the FUSE session: {e}")))?;
+    Ok(BackgroundMount {
+        session,
+        mountpoint: mountpoint.to_path_buf(),
+        conflicts,
+    })
+}
+
 /// Mounts and serves until unmounted. With `daemon`, returns in the parent as soon as
 /// the mount is ready (or failed), and serves in a detached child.
 pub fn mount(cfg: &MountConfig, daemon: bool) -> Result<(), MountError> {
@@ -90,19 +168,7 @@ pub fn mount(cfg: &MountConfig, daemon: bool) -> Result<(), MountError> {
     })?;
     sys::raise_fd_limit();
     sys::clear_umask();
-    let fs_cfg = FsConfig {
-        profile: cfg.profile,
-        delete_mode: cfg.delete_mode(),
-        entry_ttl: cfg.entry_ttl,
-        attr_ttl: cfg.attr_ttl,
-        sharing_errno: libc::EBUSY,
-        switch_creds: sys::geteuid() == 0,
-        threads: cfg.threads,
-        control_name: cfg.control_dir.clone().into(),
-        intent_ttl: cfg.intent_ttl,
-        conflict_log: cfg.conflict_log,
-        readonly_attr: cfg.readonly_attr(),
-    };
+    let fs_cfg = fs_config(cfg);
     let options = fuser_options(cfg, &backing_path);
     if !daemon {
         return serve(backing, fs_cfg, &mountpoint, &options, None);
