@@ -179,7 +179,8 @@ pub struct MountArgs {
     /// allow_root, default_permissions, ro, rw, fsname=NAME, nonempty, auto_unmount,
     /// dev, nodev, suid, nosuid, exec, noexec, atime, noatime, sync, async, dirsync,
     /// entry_timeout=SECS, attr_timeout=SECS, and sharefs's profile=NAME,
-    /// delete=classic|posix, threads=N.
+    /// delete=classic|posix, threads=N, control_dir=NAME, intent_ttl=SECS,
+    /// conflict_log=N, readonly_attribute=on|off.
     #[arg(short = 'o', value_name = "OPTIONS")]
     pub options: Vec<String>,
 

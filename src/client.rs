@@ -178,14 +178,26 @@ impl OpenOptions {
             .open(control.join("intent"))?;
         intent.write_all(format!("{line}\n").as_bytes())?;
         drop(intent);
-        if self.directory {
+        let opened = if self.directory {
             use std::os::unix::fs::OpenOptionsExt;
-            return std::fs::OpenOptions::new()
+            std::fs::OpenOptions::new()
                 .read(true)
                 .custom_flags(libc::O_DIRECTORY)
-                .open(path);
+                .open(path)
+        } else {
+            self.std.open(path)
+        };
+        if opened.is_err() {
+            // A blank line withdraws the intent if the kernel refused the open before
+            // it reached sharefs (e.g. ENOENT), so it cannot leak into a later open.
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .write(true)
+                .open(control.join("intent"))
+            {
+                let _ = f.write_all(b"\n");
+            }
         }
-        self.std.open(path)
+        opened
     }
 }
 

@@ -424,3 +424,33 @@ fn sharefs_hold_blocks_other_programs_until_its_command_exits() {
     let out = sh_ok(&m.mnt, &blocked);
     assert!(out.contains("rc=2"), "{out}");
 }
+
+#[test]
+fn a_blank_line_withdraws_and_failed_opens_spend_the_intent() {
+    require_fuse!();
+    let m = Mount::with_setup(&[], files);
+    let out = py(
+        &m.mnt,
+        r#"
+intent('share=none')
+intent('\n')
+print(repr(open(p('.sharefs/intent')).read()))
+# An open that fails inside sharefs before the intent was looked at spends it.
+intent('share=none')
+print(err(lambda: os.open(p('.sharefs/new'), os.O_WRONLY | os.O_CREAT)))
+print(repr(open(p('.sharefs/intent')).read()))
+# One the kernel refuses itself never reaches sharefs: the intent stays pending.
+intent('share=none')
+print(err(lambda: os.open(p('d'), os.O_WRONLY)))
+print(repr(open(p('.sharefs/intent')).read()))
+intent('\n')
+# The clients withdraw the intent when the kernel refuses the open (ENOENT).
+print(err(lambda: sc.open(p('missing'), share='none')))
+print(repr(open(p('.sharefs/intent')).read()))
+"#,
+    );
+    assert_eq!(
+        out, "''\nEPERM\n''\nEISDIR\n'share=none\\n'\nENOENT\n''",
+        "{out}"
+    );
+}

@@ -99,6 +99,20 @@ def _write_intent(path, line, control_dir):
         os.write(fd, (line + "\n").encode())
     finally:
         os.close(fd)
+    return control
+
+
+def _withdraw_intent(control):
+    # A blank line withdraws a pending intent: an open the kernel refused before it
+    # reached sharefs (e.g. ENOENT) did not consume it.
+    try:
+        fd = os.open(os.path.join(control, "intent"), os.O_WRONLY)
+        try:
+            os.write(fd, b"\n")
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
 
 
 def open_fd(path, flags=os.O_RDONLY, mode=0o666, *, access=None, share=None,
@@ -107,10 +121,11 @@ def open_fd(path, flags=os.O_RDONLY, mode=0o666, *, access=None, share=None,
     """os.open with exact sharefs modes; returns a file descriptor."""
     line = intent_line(access, share, delete_on_close, write_through, no_buffering,
                        atomic, windows_locks)
-    _write_intent(path, line, control_dir)
+    control = _write_intent(path, line, control_dir)
     try:
         return os.open(path, flags, mode)
     except OSError as e:
+        _withdraw_intent(control)
         if e.errno == errno.EBUSY:
             raise SharingViolation(e.errno, "sharing violation", path) from None
         raise
@@ -125,10 +140,11 @@ def open(path, mode="r", *, access=None, share=None, delete_on_close=False,
     """
     line = intent_line(access, share, delete_on_close, write_through, no_buffering,
                        atomic, windows_locks)
-    _write_intent(path, line, control_dir)
+    control = _write_intent(path, line, control_dir)
     try:
         return builtins.open(path, mode, **kwargs)
     except OSError as e:
+        _withdraw_intent(control)
         if e.errno == errno.EBUSY:
             raise SharingViolation(e.errno, "sharing violation", path) from None
         raise

@@ -34,6 +34,9 @@ pub struct OpenFile {
     /// A close() has been seen (FLUSH) or a listing was read to its end: a RELEASE is
     /// probably in flight, so a conflict with this handle is worth a short wait.
     pub closing: AtomicBool,
+    /// Set-user/group-id bits were checked (and dropped) at this handle's first write
+    /// by an unprivileged caller.
+    pub privs_checked: AtomicBool,
 }
 
 /// The table of open handles, keyed by the FUSE `fh`.

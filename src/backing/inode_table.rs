@@ -78,6 +78,20 @@ pub struct Inode {
 }
 
 impl Inode {
+    /// An inode the kernel does not know (not in the table): a directory the daemon
+    /// resolved itself, kept to remove a name in it later.
+    pub fn detached(fd: OwnedFd, key: FileKey, kind: Kind) -> Inode {
+        Inode {
+            node: 0,
+            generation: 0,
+            key,
+            fd,
+            kind,
+            location: Mutex::new(None),
+            gate: Default::default(),
+        }
+    }
+
     /// The `O_PATH` fd.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()

@@ -180,8 +180,8 @@ impl Intent {
     }
 
     /// Checks the open flags against the intent's access (docs/control-api.md): O_WRONLY
-    /// needs write, O_RDWR needs read and write, O_TRUNC needs write; O_RDONLY goes with
-    /// any access, including none and delete.
+    /// needs write, O_RDWR needs read and write, O_TRUNC and O_APPEND need write;
+    /// O_RDONLY goes with any access, including none and delete.
     pub fn check_flags(&self, flags: i32) -> Result<(), IntentError> {
         let Some(access) = self.access else {
             return Ok(());
@@ -191,7 +191,7 @@ impl Intent {
             libc::O_RDWR => Classes::READ_WRITE,
             _ => Classes::NONE,
         };
-        let needed = if flags & libc::O_TRUNC != 0 {
+        let needed = if flags & (libc::O_TRUNC | libc::O_APPEND) != 0 {
             needed | Classes::WRITE
         } else {
             needed

@@ -13,8 +13,8 @@ pub enum Profile {
     /// deleted or renamed.
     #[default]
     Windows,
-    /// .NET `FileStream` defaults (`FileShare.Read` for readers, `FileShare.None` for
-    /// writers): readers share read, writers share nothing.
+    /// .NET's `File.OpenRead` (`FileShare.Read`) and `File.OpenWrite` / `File.Create`
+    /// (`FileShare.None`): readers share read, writers share nothing.
     Strict,
     /// Share everything and delete the POSIX way: a plain passthrough that still keeps
     /// the open registry.

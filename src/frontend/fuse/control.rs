@@ -202,6 +202,14 @@ impl SharefsFs {
         Ok(self.virtual_handles.insert(node, None))
     }
 
+    /// An open, create or opendir consumes the thread's intent whether it succeeds or
+    /// fails; a failure before the intent was looked at must still drop it.
+    pub(super) fn intent_spent(&self, req: &Request, failed: bool) {
+        if failed {
+            self.intents.clear(req.pid());
+        }
+    }
+
     pub(super) fn control_release(&self, fh: u64) {
         self.virtual_handles.remove(fh);
     }
@@ -267,6 +275,12 @@ impl SharefsFs {
             return Err(FsError::errno(libc::EBADF));
         }
         let tid = req.pid();
+        // A blank line withdraws the thread's pending intent (clients send one after an
+        // open the kernel refused before it reached the daemon, e.g. ENOENT).
+        if data.iter().all(|b| b.is_ascii_whitespace()) {
+            self.intents.clear(tid);
+            return Ok(data.len() as u32);
+        }
         match Intent::parse(data) {
             Ok(intent) => {
                 tracing::debug!(tid, intent = %intent.to_line(), "intent set");

@@ -305,6 +305,11 @@ impl SharefsFs {
         if let Some(inode) = self.backing.inodes.by_key(source) {
             inode.set_location(newparent.node, newname);
         }
+        // A name remembered for a later delete is stale now.
+        self.pending_names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&source);
         if exchange && let Some(t) = target.and_then(|t| self.backing.inodes.by_key(t.key)) {
             t.set_location(parent.node, name);
         }

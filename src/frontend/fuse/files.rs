@@ -46,6 +46,23 @@ fn fopen_flags() -> FopenFlags {
     FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_PARALLEL_DIRECT_WRITES
 }
 
+/// A write by an unprivileged user clears set-user-id and set-group-id (with group
+/// execute) bits, as the kernel does natively. The daemon writes as root, whose
+/// CAP_FSETID would keep them, so it drops them itself.
+fn drop_set_id_bits(file: &std::fs::File) -> std::io::Result<bool> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = file.metadata()?.permissions().mode();
+    let mut clear = libc::S_ISUID;
+    if mode & libc::S_IXGRP != 0 {
+        clear |= libc::S_ISGID;
+    }
+    if mode & clear == 0 {
+        return Ok(false);
+    }
+    file.set_permissions(std::fs::Permissions::from_mode(mode & !clear & 0o7777))?;
+    Ok(true)
+}
+
 impl SharefsFs {
     /// Access, share and options of an open: from the thread's control-API intent where
     /// it has one (consumed here, whether the open then succeeds or not), else from the
@@ -156,6 +173,7 @@ impl SharefsFs {
             append: flags & libc::O_APPEND != 0,
             listing: Default::default(),
             closing: AtomicBool::new(false),
+            privs_checked: AtomicBool::new(false),
         })
     }
 
@@ -357,6 +375,12 @@ impl SharefsFs {
         // With O_APPEND on the backing fd, Linux pwrite appends whatever the offset: the
         // daemon appends itself, so concurrent appenders through the mount never
         // overwrite each other (the kernel's offset comes from a possibly stale size).
+        if req.uid() != 0
+            && !h.privs_checked.swap(true, Ordering::Relaxed)
+            && drop_set_id_bits(&h.file)?
+        {
+            self.invalidator.attributes(h.inode.node);
+        }
         let len = data.len() as u64;
         if h.append {
             // An append's offset is the size at the moment of the write: hold the whole

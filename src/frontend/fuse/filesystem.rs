@@ -37,8 +37,7 @@ impl Filesystem for SharefsFs {
             | InitFlags::FUSE_BIG_WRITES
             | InitFlags::FUSE_ASYNC_READ
             | InitFlags::FUSE_MAX_PAGES
-            | InitFlags::FUSE_EXPORT_SUPPORT
-            | InitFlags::FUSE_HANDLE_KILLPRIV_V2
+
             // ioctls on directories (the control API's delete and rename by handle).
             | InitFlags::FUSE_HAS_IOCTL_DIR
             // fcntl, OFD and flock locks reach the daemon, which makes them mandatory.
@@ -246,9 +245,10 @@ impl Filesystem for SharefsFs {
     }
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        reply!(self, reply, self.do_open(req, ino, flags.0), |(fh, f)| {
-            reply.opened(FileHandle(fh), f)
-        });
+        let result = self.do_open(req, ino, flags.0);
+        self.intent_spent(req, result.is_err());
+        reply!(self, reply, result, |(fh, f)| reply
+            .opened(FileHandle(fh), f));
     }
 
     fn read(
@@ -329,7 +329,9 @@ impl Filesystem for SharefsFs {
     }
 
     fn opendir(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        reply!(self, reply, self.do_opendir(req, ino, flags.0), |fh| reply
+        let result = self.do_opendir(req, ino, flags.0);
+        self.intent_spent(req, result.is_err());
+        reply!(self, reply, result, |fh| reply
             .opened(FileHandle(fh), FopenFlags::empty()));
     }
 
@@ -455,18 +457,16 @@ impl Filesystem for SharefsFs {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        reply!(
-            self,
-            reply,
-            self.do_create(req, parent, name, mode, flags),
-            |((attr, generation), fh, f)| reply.created(
+        let result = self.do_create(req, parent, name, mode, flags);
+        self.intent_spent(req, result.is_err());
+        reply!(self, reply, result, |((attr, generation), fh, f)| reply
+            .created(
                 &self.cfg.entry_ttl,
                 &attr,
                 fuser::Generation(generation),
                 FileHandle(fh),
                 f
-            )
-        );
+            ));
     }
 
     fn getlk(

@@ -125,6 +125,10 @@ impl SharefsFs {
             .ok_or_else(|| FsError::errno(libc::EBUSY))?;
         let src_parent = self.inode(INodeNo(loc.parent))?;
         let target_parent_key = key_of(&sys::fstat(target_dir.as_fd())?);
+        // Creating a name in a delete-pending directory is refused (SEMANTICS.md §2).
+        if self.core.delete_state(target_parent_key).pending {
+            return Err(crate::core::SemanticError::DeletePending.into());
+        }
         let target_c = sys::cname(target_name)?;
         let target = match sys::open_beneath(target_dir.as_fd(), &target_c, libc::O_PATH, 0) {
             Ok(fd) => {
@@ -187,9 +191,26 @@ impl SharefsFs {
         result?;
         // The kernel did not see this rename: drop its cached names for both sides.
         self.invalidator.entry(loc.parent, &loc.name);
+        let mut names = self.pending_names.lock().unwrap_or_else(|p| p.into_inner());
+        names.remove(&inode.key);
         if let Some(parent) = self.backing.inodes.by_key(target_parent_key) {
             inode.set_location(parent.node, target_name);
             self.invalidator.entry(parent.node, target_name);
+        } else {
+            // The kernel has never looked the target directory up, so the inode table
+            // cannot name the new location: keep it here for a later delete.
+            names.insert(
+                inode.key,
+                super::PendingName {
+                    parent: std::sync::Arc::new(crate::backing::Inode::detached(
+                        target_dir,
+                        target_parent_key,
+                        Kind::Dir,
+                    )),
+                    name: target_name.to_owned(),
+                    is_dir: inode.kind == Kind::Dir,
+                },
+            );
         }
         Ok(())
     }

@@ -13,9 +13,12 @@ use fuser::{INodeNo, Notifier};
 enum Inval {
     /// A cached name → inode mapping.
     Entry { parent: u64, name: OsString },
+    /// An inode's cached attributes.
+    Attributes { node: u64 },
 }
 
-/// Queues invalidations until the session's notifier exists, then sends them in order.
+/// Sends invalidations in order from its own thread once the session's notifier exists;
+/// requests made before that are dropped (the kernel has cached nothing yet).
 #[derive(Debug, Default)]
 pub struct Invalidator {
     tx: OnceLock<Mutex<Sender<Inval>>>,
@@ -34,17 +37,32 @@ impl Invalidator {
             .name("sharefs-inval".into())
             .spawn(move || {
                 for msg in rx {
-                    let Inval::Entry { parent, name } = msg;
                     // ENOENT just means the kernel had nothing cached.
-                    if let Err(e) = notifier.inval_entry(INodeNo(parent), &name)
+                    let result = match &msg {
+                        Inval::Entry { parent, name } => {
+                            notifier.inval_entry(INodeNo(*parent), name)
+                        }
+                        Inval::Attributes { node } => notifier.inval_inode(INodeNo(*node), -1, 0),
+                    };
+                    if let Err(e) = result
                         && e.raw_os_error() != Some(libc::ENOENT)
                     {
-                        tracing::debug!("inval_entry({parent}, {name:?}): {e}");
+                        tracing::debug!("{msg:?}: {e}");
                     }
                 }
             })?;
         let _ = self.tx.set(Mutex::new(tx));
         Ok(())
+    }
+
+    /// Asks the kernel to drop an inode's cached attributes (not its data: offset -1).
+    pub fn attributes(&self, node: u64) {
+        if let Some(tx) = self.tx.get() {
+            let _ = tx
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .send(Inval::Attributes { node });
+        }
     }
 
     /// Asks the kernel to forget `name` in `parent`.

@@ -84,8 +84,10 @@ impl Default for FsConfig {
     }
 }
 
-/// Where a delete-pending file's name lives, kept from the unlink until its last close
-/// (the kernel forgets the dentry at unlink, so the parent may leave the inode table).
+/// Where a file's name lives when the inode table cannot tell: a delete-pending file
+/// from its unlink to its last close (the kernel forgets the dentry at unlink, so the
+/// parent may leave the inode table), or a file renamed by handle into a directory the
+/// kernel has never looked up.
 #[derive(Debug)]
 struct PendingName {
     parent: Arc<Inode>,
