@@ -94,13 +94,17 @@ pub struct IoRequester {
     pub lock_owner: Option<u64>,
     /// The handle the I/O comes through.
     pub via: HandleId,
+    /// The calling process.
+    pub pid: u32,
 }
 
 impl IoRequester {
-    /// Whether this requester holds `lock` for I/O purposes: the same process for
-    /// classic POSIX locks, the same handle for handle- or OFD-owned locks.
+    /// Whether this requester holds `lock` for I/O purposes. A lock belongs to the handle
+    /// *and* the process that took it (Windows: an inherited handle in a child process is
+    /// not the owner), and a classic POSIX lock to its process whatever descriptor it
+    /// uses (the request's lock owner is the process's).
     fn holds(&self, lock: &ByteLock) -> bool {
-        lock.via == self.via
+        (lock.via == self.via && lock.taker.pid == self.pid)
             || matches!((lock.owner, self.lock_owner), (LockOwner::Posix(o), Some(r)) if o == r)
     }
 }
@@ -215,7 +219,7 @@ impl LockList {
                     // POSIX: only other owners' locks, and only if one is exclusive.
                     e.owner != req.owner
                         && (req.exclusive || e.exclusive)
-                        && collide(req.start, req.len, req.exclusive || e.exclusive, e)
+                        && collide(req.start, req.len, req.exclusive, e)
                 }
             })
             .cloned()
@@ -531,10 +535,12 @@ mod tests {
         let h1 = IoRequester {
             lock_owner: None,
             via: HandleId(1),
+            pid: 0,
         };
         let h2 = IoRequester {
             lock_owner: None,
             via: HandleId(2),
+            pid: 0,
         };
         assert!(
             list.io_conflicts(h1, 0, 10, true).is_empty(),
@@ -570,10 +576,12 @@ mod tests {
         let same_process = IoRequester {
             lock_owner: Some(42),
             via: HandleId(9),
+            pid: 0,
         };
         let other = IoRequester {
             lock_owner: Some(43),
             via: HandleId(9),
+            pid: 0,
         };
         assert!(p.io_conflicts(same_process, 0, 10, true).is_empty());
         assert!(!p.io_conflicts(other, 0, 10, true).is_empty());
@@ -588,6 +596,7 @@ mod tests {
         let who = IoRequester {
             lock_owner: None,
             via: HandleId(2),
+            pid: 0,
         };
         assert!(list.io_conflicts(who, 500, 4096, true).is_empty());
         assert_eq!(list.candidates(2_000_050, 10).count(), 1);
