@@ -34,6 +34,96 @@ pub enum Command {
     /// Mount sharefs in place over DIR (default: the current directory), run COMMAND
     /// there, unmount, and report every conflict that would have failed on Windows.
     Run(RunArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    Man,
+    /// Policy files: check one, explain a decision, reload a mount's (docs/policy.md).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// List names under DIR that Windows cannot hold or that differ only in case
+    /// (docs/names.md), without mounting; exits 1 if there are any.
+    CheckNames(CheckNamesArgs),
+}
+
+/// `sharefs policy ...`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a policy file; exits non-zero with file:line:column and the error.
+    Check {
+        /// The policy file.
+        file: PathBuf,
+    },
+    /// Show which rule matches an open of PATH and the resulting share set and flags,
+    /// and why each earlier rule did not match.
+    Explain(ExplainArgs),
+    /// Reload a mount's policy file (as SIGHUP does); fails, keeping the old policy,
+    /// if the file is malformed.
+    Reload {
+        /// A sharefs mountpoint.
+        mountpoint: PathBuf,
+        /// The mount's control directory name, if not `.sharefs`.
+        #[arg(long, value_name = "NAME")]
+        control_dir: Option<String>,
+    },
+    /// Show a mount's policy: file, load time, rule count, last reload error.
+    Status {
+        /// A sharefs mountpoint.
+        mountpoint: PathBuf,
+        /// The mount's control directory name, if not `.sharefs`.
+        #[arg(long, value_name = "NAME")]
+        control_dir: Option<String>,
+    },
+}
+
+/// What kind of open `sharefs policy explain` asks about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExplainOpen {
+    /// An open for reading (O_RDONLY).
+    Read,
+    /// An open for writing (O_WRONLY).
+    Write,
+    /// An open that creates the file (O_WRONLY|O_CREAT).
+    Create,
+    /// unlink, rmdir or rename.
+    Delete,
+}
+
+/// `sharefs policy explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The policy file.
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// Path relative to the mount root.
+    pub path: String,
+    /// The process name (/proc/PID/comm); default: the --exe file name.
+    #[arg(long, value_name = "NAME")]
+    pub comm: Option<String>,
+    /// The executable's path.
+    #[arg(long, value_name = "PATH")]
+    pub exe: Option<String>,
+    /// The command line (arguments joined by spaces).
+    #[arg(long, value_name = "LINE")]
+    pub cmdline: Option<String>,
+    /// The caller's uid (default: yours).
+    #[arg(long, value_name = "N")]
+    pub uid: Option<u32>,
+    /// The caller's gid (default: yours).
+    #[arg(long, value_name = "N")]
+    pub gid: Option<u32>,
+    /// The kind of open.
+    #[arg(long, value_enum, default_value = "read")]
+    pub open: ExplainOpen,
+    /// A directory rather than a file.
+    #[arg(long)]
+    pub dir: bool,
+    /// The mount's --profile (default profile when the file names none).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
 }
 
 /// Format of `sharefs run --report`.
@@ -180,7 +270,8 @@ pub struct MountArgs {
     /// dev, nodev, suid, nosuid, exec, noexec, atime, noatime, sync, async, dirsync,
     /// entry_timeout=SECS, attr_timeout=SECS, and sharefs's profile=NAME,
     /// delete=classic|posix, threads=N, control_dir=NAME, intent_ttl=SECS,
-    /// conflict_log=N, readonly_attribute=on|off.
+    /// conflict_log=N, readonly_attribute=on|off, names=windows|posix, long_paths,
+    /// policy=FILE.
     #[arg(short = 'o', value_name = "OPTIONS")]
     pub options: Vec<String>,
 
@@ -209,6 +300,11 @@ pub struct MountArgs {
     #[arg(long, value_name = "NAME")]
     pub control_dir: Option<String>,
 
+    /// Policy file: share modes and flags by path, process and user (docs/policy.md).
+    /// Reloaded on SIGHUP and by `sharefs policy reload MOUNTPOINT`.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
     /// Log format: human text (default) or one JSON object per event.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -216,4 +312,19 @@ pub struct MountArgs {
     /// Write the log to FILE (daemon mode otherwise discards it).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+
+    /// Name semantics: posix (exact bytes, the default) or windows (case-insensitive,
+    /// case-preserving lookups; names Win32 refuses cannot be created; docs/names.md).
+    #[arg(long, value_name = "MODE")]
+    pub names: Option<String>,
+}
+
+/// `sharefs check-names`.
+#[derive(Debug, Args)]
+pub struct CheckNamesArgs {
+    /// The directory tree to check.
+    pub dir: PathBuf,
+    /// Do not report paths longer than MAX_PATH (260).
+    #[arg(long)]
+    pub long_paths: bool,
 }

@@ -48,6 +48,14 @@ pub struct MountConfig {
     pub conflict_log: usize,
     /// Model the read-only attribute; `None` = the profile's default.
     pub readonly_attribute: Option<bool>,
+    /// Every write is write-through (`-o write_through`).
+    pub write_through: bool,
+    /// Policy file (`--policy FILE` or `-o policy=FILE`; docs/policy.md).
+    pub policy_file: Option<PathBuf>,
+    /// Name semantics (`-o names=windows|posix`, `--names`; docs/names.md).
+    pub names: crate::names::NameMode,
+    /// Paths longer than MAX_PATH may be created (`-o long_paths`).
+    pub long_paths: bool,
 }
 
 impl MountConfig {
@@ -73,6 +81,10 @@ impl MountConfig {
             intent_ttl: crate::control::intent::INTENT_TTL,
             conflict_log: 1000,
             readonly_attribute: None,
+            write_through: false,
+            policy_file: None,
+            names: crate::names::NameMode::Posix,
+            long_paths: false,
         }
     }
 
@@ -111,6 +123,9 @@ impl MountConfig {
             "ro" => self.read_only = true,
             "rw" => self.read_only = false,
             "nonempty" => self.nonempty = true,
+            "write_through" => self.write_through = true,
+            "long_paths" => self.long_paths = true,
+            "names" => self.names = need(value)?.parse()?,
             "auto_unmount" => self.auto_unmount = true,
             "fsname" => self.fsname = Some(need(value)?.to_string()),
             // subtype is always "sharefs"; accepted for fstab compatibility.
@@ -118,6 +133,7 @@ impl MountConfig {
             "dev" | "nodev" | "suid" | "nosuid" | "exec" | "noexec" | "atime" | "noatime"
             | "sync" | "async" | "dirsync" => self.kernel_flags.push(key.to_string()),
             "profile" => self.profile = need(value)?.parse()?,
+            "policy" => self.policy_file = Some(PathBuf::from(need(value)?)),
             "delete" => self.delete_mode = Some(parse_delete_mode(need(value)?)?),
             "threads" => self.threads = parse_threads(need(value)?)?,
             "control_dir" => self.control_dir = parse_control_dir(need(value)?)?,

@@ -6,7 +6,9 @@
 //!
 //! - [`core`]: the semantics core. Platform-free (std only): the open registry keyed by
 //!   `(st_dev, st_ino)`, the CreateFile sharing decision, delete and rename rules.
-//! - [`policy`]: which share set an unmodified program gets (built-in profiles).
+//! - [`policy`]: which share set and flags an unmodified program gets: built-in profiles
+//!   and policy files by path, process and user (docs/policy.md); [`policy_cmd`] is
+//!   `sharefs policy`.
 //! - [`control`]: the control API's protocol (intent lines, ioctl numbers), served by
 //!   front-ends in the virtual `.sharefs/` directory.
 //! - [`backing`]: the mirrored directory. All syscalls, and all `unsafe`, live in
@@ -31,7 +33,9 @@ pub mod core;
 pub mod frontend;
 pub mod hold;
 pub mod locks_cmd;
+pub mod names;
 pub mod policy;
+pub mod policy_cmd;
 pub mod run;
 
 use cli::{Cli, Command, MountArgs};
@@ -45,6 +49,23 @@ pub fn run(cli: Cli) -> i32 {
         Command::Locks(args) => locks_cmd::run_locks(&args),
         Command::Conflicts(args) => locks_cmd::run_conflicts(&args),
         Command::Run(args) => run::run(&args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "sharefs", &mut std::io::stdout());
+            0
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("sharefs man: {e}");
+                    1
+                }
+            }
+        }
+        Command::Policy(cmd) => policy_cmd::run(&cmd),
+        Command::CheckNames(args) => names::check::run(&args.dir, args.long_paths),
     }
 }
 
@@ -84,6 +105,12 @@ fn mount_config(args: &MountArgs) -> Result<MountConfig, String> {
     }
     if let Some(t) = &args.threads {
         cfg.threads = config::parse_threads(t)?;
+    }
+    if let Some(n) = &args.names {
+        cfg.names = n.parse()?;
+    }
+    if let Some(p) = &args.policy {
+        cfg.policy_file = Some(p.clone());
     }
     Ok(cfg)
 }

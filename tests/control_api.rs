@@ -404,23 +404,34 @@ print(os.path.isdir(p('renamed_dir')))
 fn sharefs_hold_blocks_other_programs_until_its_command_exits() {
     require_fuse!();
     let m = Mount::with_setup(&[], files);
+    let marker = m.root.path().join("held.out");
+    // Wait for `held f` before touching the file: a cat racing the hold's own open would
+    // (correctly) make the hold fail with a sharing violation.
+    let wait_held = format!(
+        "for i in $(seq 500); do grep -q '^held f$' {0} 2>/dev/null && break; sleep 0.02; done",
+        marker.display()
+    );
     let script = format!(
-        "{bin} hold --share none f -- sleep 3 &\n\
-         for i in $(seq 100); do cat f >/dev/null 2>&1 || break; sleep 0.02; done\n\
+        "{bin} hold --share none f -- sleep 3 > {out} &\n\
+         {wait_held}\n\
+         cat {out}\n\
          cat f 2>&1; echo \"cat=$?\"\n\
          wait\n\
          cat f; echo \"cat=$?\"",
-        bin = common::bin()
+        bin = common::bin(),
+        out = marker.display()
     );
     let out = sh_ok(&m.mnt, &script);
-    assert!(out.contains("held f"), "{out}");
+    assert!(out.starts_with("held f\n"), "{out}");
     assert!(out.contains("Device or resource busy\ncat=1"), "{out}");
     assert!(out.trim_end().ends_with("data\ncat=0"), "{out}");
     // A refused hold exits 2.
     let blocked = format!(
-        "{bin} hold --share none f -- sleep 2 & sleep 0.5; {bin} hold --access read f -- true; echo \"rc=$?\"; wait",
-        bin = common::bin()
+        "{bin} hold --share none f -- sleep 3 > {out} & {wait_held}; {bin} hold --access read f -- true; echo \"rc=$?\"; wait",
+        bin = common::bin(),
+        out = marker.display()
     );
+    let _ = std::fs::remove_file(&marker);
     let out = sh_ok(&m.mnt, &blocked);
     assert!(out.contains("rc=2"), "{out}");
 }

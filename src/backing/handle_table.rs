@@ -25,6 +25,11 @@ pub struct OpenFile {
     pub access: Classes,
     /// Control-API options of this open (write-through, windows_locks, …).
     pub options: crate::control::OpenOptions,
+    /// Writes reach stable storage before they are acknowledged (the fd has O_DSYNC or
+    /// O_SYNC).
+    pub write_through: bool,
+    /// The `O_DIRECT` fd of a no-buffering handle, where the backing fs allows it.
+    pub direct: Option<File>,
     /// The daemon appends itself (backing fd has `O_APPEND`): the kernel's offset for a
     /// direct-I/O append comes from a cached size and may be stale.
     pub append: bool,

@@ -563,3 +563,14 @@ pub fn getuid_gid() -> (u32, u32) {
     // SAFETY: getuid/getgid cannot fail.
     unsafe { (libc::getuid(), libc::getgid()) }
 }
+
+/// `posix_fadvise(POSIX_FADV_DONTNEED)` over the whole file: drop its cached pages.
+pub fn fadvise_dontneed(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: plain integer arguments on an fd we hold.
+    let r = unsafe { libc::posix_fadvise(fd.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    if r != 0 {
+        Err(io::Error::from_raw_os_error(r))
+    } else {
+        Ok(())
+    }
+}

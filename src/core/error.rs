@@ -49,6 +49,8 @@ pub enum SemanticError {
     },
     /// STATUS_RANGE_NOT_LOCKED: a Windows unlock matched no lock exactly.
     NotLocked,
+    /// STATUS_OBJECT_NAME_INVALID: a name Windows cannot hold (names=windows; why).
+    InvalidName(String),
 }
 
 impl SemanticError {
@@ -85,6 +87,7 @@ impl SemanticError {
             SemanticError::LockNotGranted { .. } => "lock_not_granted",
             SemanticError::LockConflict { .. } => "lock_conflict",
             SemanticError::NotLocked => "not_locked",
+            SemanticError::InvalidName(_) => "invalid_name",
         }
     }
 }
@@ -117,6 +120,7 @@ impl fmt::Display for SemanticError {
                 write!(f, "range locked ({} lock(s))", locks.len())
             }
             SemanticError::NotLocked => f.write_str("range not locked"),
+            SemanticError::InvalidName(why) => write!(f, "invalid name: {why}"),
         }
     }
 }

@@ -163,6 +163,7 @@ impl SharefsFs {
         let who = crate::core::IoRequester {
             lock_owner: None,
             via,
+            pid: self.owner(req).pid,
         };
         self.core
             .check_io(inode.key, who, from, to - from, true)

@@ -29,6 +29,8 @@ const CONFLICTS: u64 = 6;
 const CONFLICTS_JSON: u64 = 7;
 /// Node id of `.sharefs/stats`.
 const STATS: u64 = 8;
+/// Node id of `.sharefs/policy` (read: the policy's status; write `reload`).
+const POLICY: u64 = 20;
 
 /// fh values of virtual files have the top bit set, so they never collide with the
 /// handle table's (which counts up from 1).
@@ -42,6 +44,7 @@ const FILES: &[(&str, u64, u16)] = &[
     ("conflicts", CONFLICTS, 0o444),
     ("conflicts.json", CONFLICTS_JSON, 0o444),
     ("stats", STATS, 0o444),
+    ("policy", POLICY, 0o644),
 ];
 
 /// A virtual file's node and (for snapshot files) the content taken at open.
@@ -178,6 +181,7 @@ impl SharefsFs {
             CONFLICTS => Some(self.conflicts.render_text()),
             CONFLICTS_JSON => Some(self.conflicts.render_json()),
             STATS => Some(self.render_stats()),
+            POLICY => Some(self.render_policy()),
             _ => None,
         };
         let content = content.map(|c| Arc::new(c.into_bytes()));
@@ -192,6 +196,7 @@ impl SharefsFs {
         let mut s = self.conflicts.render_stats();
         s.push_str(&format!("handles.open {}\n", self.handles.len()));
         s.push_str(&format!("inodes.live {}\n", self.backing.inodes.len()));
+        s.push_str(&self.io_stats.render());
         s
     }
 
@@ -271,6 +276,9 @@ impl SharefsFs {
             .virtual_handles
             .get(fh)
             .ok_or_else(|| FsError::errno(libc::EBADF))?;
+        if node == POLICY {
+            return self.policy_write(req, data);
+        }
         if node != INTENT {
             return Err(FsError::errno(libc::EBADF));
         }

@@ -24,19 +24,37 @@ impl SharefsFs {
         }
     }
 
-    pub(super) fn do_lookup(&self, parent: INodeNo, name: &OsStr) -> Result<Entry, FsError> {
+    pub(super) fn do_lookup(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+    ) -> Result<(Entry, std::time::Duration), FsError> {
         if let Some(virtual_entry) = self.control_lookup(parent.0, name) {
-            return virtual_entry.map(|attr| (attr, 0));
+            return virtual_entry.map(|attr| ((attr, 0), self.cfg.entry_ttl));
         }
         let parent = self.inode(parent)?;
-        let (fd, st) = self.backing.probe(&parent, name)?;
+        // names=windows: an exact miss finds the stored spelling in another case, except
+        // as the target of a rename, which must see it absent (docs/names.md).
+        let (fd, st, stored) = self.probe_name(&parent, name)?;
+        if stored != name && self.is_rename_target_lookup(req.pid(), name) {
+            return Err(FsError::errno(libc::ENOENT));
+        }
+        // A name found in another spelling is not cached by the kernel (entry TTL 0):
+        // a later rename or delete through the stored spelling could not invalidate it.
+        let entry_ttl = if stored == name {
+            self.cfg.entry_ttl
+        } else {
+            std::time::Duration::ZERO
+        };
+        let name: &OsStr = &stored;
         // Classic delete pending: the name is still listed but every path query of it
         // fails (SEMANTICS.md §2; Wine `test_delete_pending`-style cases).
         if self.core.delete_state(key_of(&st)).pending {
             return Err(SemanticError::DeletePending.into());
         }
         let inode = self.backing.remember(&parent, name, fd, &st);
-        Ok((attr(inode.node, &st), inode.generation))
+        Ok(((attr(inode.node, &st), inode.generation), entry_ttl))
     }
 
     /// Looks up a name just created by us and returns its entry.
@@ -55,6 +73,8 @@ impl SharefsFs {
         self.check_not_control(parent.0, name)?;
         let parent = self.inode(parent)?;
         self.check_parent_live(&parent)?;
+        let spelled = self.name_to_create(req, &parent, name, "mkdir")?;
+        let name: &OsStr = &spelled;
         let (fd, c) = Backing::entry(&parent, name)?;
         self.as_caller(req, || sys::mkdirat(fd, &c, mode))?;
         self.entry_of(&parent, name)
@@ -71,6 +91,8 @@ impl SharefsFs {
         self.check_not_control(parent.0, name)?;
         let parent = self.inode(parent)?;
         self.check_parent_live(&parent)?;
+        let spelled = self.name_to_create(req, &parent, name, "mknod")?;
+        let name: &OsStr = &spelled;
         let (fd, c) = Backing::entry(&parent, name)?;
         self.as_caller(req, || sys::mknodat(fd, &c, mode, rdev as libc::dev_t))?;
         self.entry_of(&parent, name)
@@ -86,6 +108,8 @@ impl SharefsFs {
         self.check_not_control(parent.0, name)?;
         let parent = self.inode(parent)?;
         self.check_parent_live(&parent)?;
+        let spelled = self.name_to_create(req, &parent, name, "symlink")?;
+        let name: &OsStr = &spelled;
         let (fd, c) = Backing::entry(&parent, name)?;
         // The target is stored verbatim and never resolved by the daemon: the kernel
         // resolves it inside the mount, where `..` and absolute paths cannot reach the
@@ -97,6 +121,7 @@ impl SharefsFs {
 
     pub(super) fn do_link(
         &self,
+        req: &Request,
         ino: INodeNo,
         newparent: INodeNo,
         newname: &OsStr,
@@ -108,6 +133,8 @@ impl SharefsFs {
         if self.core.delete_state(inode.key).pending {
             return Err(SemanticError::DeletePending.into());
         }
+        let spelled = self.name_to_create(req, &newparent, newname, "link")?;
+        let newname: &OsStr = &spelled;
         let (fd, c) = Backing::entry(&newparent, newname)?;
         sys::link_fd(inode.fd(), fd, &c)?;
         self.entry_of(&newparent, newname)
@@ -137,7 +164,8 @@ impl SharefsFs {
         let owner = self.owner(req);
         let path = self.child_path(parent.node, name);
         let op = if is_dir { "rmdir" } else { "unlink" };
-        let (child_fd, st) = self.backing.probe(&parent, name)?;
+        let (child_fd, st, stored) = self.probe_name(&parent, name)?;
+        let name: &OsStr = &stored;
         let kind = Kind::from_mode(st.st_mode);
         match (is_dir, kind) {
             (false, Kind::Dir) => return Err(FsError::errno(libc::EISDIR)),
@@ -145,7 +173,8 @@ impl SharefsFs {
             _ => {}
         }
         let key = key_of(&st);
-        let mode = self.cfg.delete_mode;
+        let decision = self.delete_decision(req, &path, is_dir);
+        let mode = decision.delete;
         let outcome = self
             .retry_after_release(|| {
                 let h =
@@ -170,7 +199,9 @@ impl SharefsFs {
                     .core
                     .commit_delete(key, h, mode, self.facts_of_stat(&st))?)
             })
-            .map_err(|e| self.refused(op, &path, &owner, "delete", e))?;
+            .map_err(|e| {
+                self.refused_with(decision.errno.errno(), op, &path, &owner, "delete", e)
+            })?;
         if outcome.remove_name_now {
             let removed = self.backing.remove(&parent, name, is_dir);
             self.core.name_removed(key, removed.is_ok());
@@ -243,9 +274,24 @@ impl SharefsFs {
         self.check_parent_live(&newparent)?;
         let owner = self.owner(req);
         let path = self.child_path(parent.node, name);
-        let (_src_fd, src_st) = self.backing.probe(&parent, name)?;
+        let (_src_fd, src_st, src_stored) = self.probe_name(&parent, name)?;
+        let name: &OsStr = &src_stored;
         let source = key_of(&src_st);
         let src_kind = Kind::from_mode(src_st.st_mode);
+        // names=windows: the new name must be one Windows can hold; an existing name in
+        // another case is the target (replaced), unless it is the source itself: then
+        // this is a case-only rename to the new spelling.
+        self.check_windows_name(req, &newparent, newname, "rename")?;
+        let target_spelling = match self.existing_spelling(&newparent, newname)? {
+            std::borrow::Cow::Owned(v)
+                if matches!(self.backing.probe(&newparent, &v),
+                    Ok((_, st)) if key_of(&st) == source) =>
+            {
+                std::borrow::Cow::Borrowed(newname)
+            }
+            other => other,
+        };
+        let newname: &OsStr = &target_spelling;
         let target = match self.backing.probe(&newparent, newname) {
             Ok((_, st)) => Some(RenameTarget {
                 key: key_of(&st),
@@ -260,7 +306,8 @@ impl SharefsFs {
             return Err(FsError::errno(libc::EEXIST));
         }
         let exchange = raw & libc::RENAME_EXCHANGE != 0;
-        let mode = self.cfg.delete_mode;
+        let decision = self.delete_decision(req, &path, src_kind == Kind::Dir);
+        let mode = decision.delete;
         let ticket = self
             .retry_after_release(|| {
                 let open_descendants = if src_kind == Kind::Dir && mode == DeleteMode::Classic {
@@ -283,7 +330,8 @@ impl SharefsFs {
                 Ok(self.core.begin_rename(&request)?)
             })
             .map_err(|e| {
-                self.refused(
+                self.refused_with(
+                    decision.errno.errno(),
                     "rename",
                     &path,
                     &owner,
@@ -304,6 +352,13 @@ impl SharefsFs {
         result?;
         if let Some(inode) = self.backing.inodes.by_key(source) {
             inode.set_location(newparent.node, newname);
+        }
+        // Under -o write_through a rename is durable when it returns: both directories.
+        if self.cfg.write_through {
+            self.sync_dir(&parent)?;
+            if newparent.node != parent.node {
+                self.sync_dir(&newparent)?;
+            }
         }
         // A name remembered for a later delete is stale now.
         self.pending_names

@@ -77,6 +77,8 @@ pub fn semantic_errno(e: &SemanticError, sharing_violation: i32) -> i32 {
         SemanticError::LockConflict { .. } => libc::EACCES,
         // STATUS_RANGE_NOT_LOCKED.
         SemanticError::NotLocked => libc::ENOLCK,
+        // STATUS_OBJECT_NAME_INVALID (123, ERROR_INVALID_NAME): EINVAL as Samba's client.
+        SemanticError::InvalidName(_) => libc::EINVAL,
     }
 }
 
@@ -115,6 +117,7 @@ mod tests {
             ),
             (SemanticError::LockConflict { locks: vec![] }, libc::EACCES),
             (SemanticError::NotLocked, libc::ENOLCK),
+            (SemanticError::InvalidName("CON".into()), libc::EINVAL),
         ];
         for (err, want) in rows {
             assert_eq!(semantic_errno(&err, libc::EBUSY), want, "{err}");

@@ -2,12 +2,12 @@
 
 use std::ffi::OsStr;
 use std::os::fd::AsFd;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use fuser::{FopenFlags, INodeNo, Request};
 
+use super::decide::Modes;
 use super::entries::Entry;
 use super::{FsError, SharefsFs, attr};
 use crate::backing::{Inode, Kind, OpenFile, key_of, sys};
@@ -64,33 +64,35 @@ fn drop_set_id_bits(file: &std::fs::File) -> std::io::Result<bool> {
 }
 
 impl SharefsFs {
-    /// Access, share and options of an open: from the thread's control-API intent where
-    /// it has one (consumed here, whether the open then succeeds or not), else from the
-    /// open flags and the profile.
+    /// Access, share, options and policy grant of an open: from the thread's control-API
+    /// intent where it has one (consumed here, whether the open then succeeds or not),
+    /// else from the open flags; the policy decides the share set the intent leaves open
+    /// and adds its flags (docs/policy.md).
     fn open_modes(
         &self,
         req: &Request,
+        node: u64,
         flags: i32,
         is_dir: bool,
-    ) -> Result<(Classes, Classes, OpenOptions), FsError> {
+    ) -> Result<Modes, FsError> {
         let intent = self.intents.take(req.pid());
         let from_flags = access_from_flags(flags);
         let Some(intent) = intent else {
-            return Ok((
-                from_flags,
-                self.cfg.profile.share_for(from_flags, is_dir),
-                OpenOptions::default(),
-            ));
+            return Ok(self.policy_modes(req, node, flags, is_dir, from_flags, None));
         };
         if let Err(e) = intent.check_flags(flags) {
             tracing::info!(tid = req.pid(), "open refused by its intent: {e}");
             return Err(FsError::errno(libc::EINVAL));
         }
         let access = intent.access.unwrap_or(from_flags);
-        let share = intent
-            .share
-            .unwrap_or_else(|| self.cfg.profile.share_for(access, is_dir));
-        Ok((access, share, intent.options))
+        Ok(self.policy_modes(
+            req,
+            node,
+            flags,
+            is_dir,
+            access,
+            Some((intent.share, intent.options)),
+        ))
     }
 
     /// The core's request for an open with the given modes.
@@ -99,18 +101,23 @@ impl SharefsFs {
         req: &Request,
         node: u64,
         flags: i32,
-        (access, share, options): (Classes, Classes, OpenOptions),
+        (access, share, options, grant): Modes,
     ) -> OpenRequest {
         let mut request = OpenRequest::new(access, share, self.owner(req), self.path_of(node));
         request.flags = flags;
         request.delete_on_close = options.delete_on_close;
+        request.backup = grant.backup;
         request
     }
 
     /// Backing open flags for a handle: write-through handles get O_DSYNC.
-    fn backing_flags(flags: i32, options: OpenOptions) -> i32 {
+    fn backing_flags(&self, flags: i32, options: OpenOptions) -> i32 {
         let mut f = flags & PASSED_FLAGS;
-        if options.write_through {
+        // No-buffering implies write-through for the requests the O_DIRECT fd cannot
+        // take (unaligned ones), so nothing acknowledged sits in a cache.
+        if self.wants_write_through(flags, options.write_through || options.no_buffering)
+            && f & libc::O_SYNC != libc::O_SYNC
+        {
             f |= libc::O_DSYNC;
         }
         f
@@ -125,13 +132,14 @@ impl SharefsFs {
         flags: i32,
     ) -> Result<u64, FsError> {
         let is_dir = inode.kind == Kind::Dir;
-        let modes = self.open_modes(req, flags, is_dir)?;
+        let modes = self.open_modes(req, inode.node, flags, is_dir)?;
         let request = self.open_request(req, inode.node, flags, modes);
         let facts = self.facts_of(inode);
         let core_handle = self
             .retry_after_release(|| Ok(self.core.open(inode.key, request.clone(), facts)?))
             .map_err(|e| {
-                self.refused(
+                self.refused_with(
+                    modes.3.errno,
                     "open",
                     &request.path,
                     &request.owner,
@@ -145,7 +153,7 @@ impl SharefsFs {
             })?;
         let file = match self
             .backing
-            .open_io(inode, Self::backing_flags(flags, modes.2))
+            .open_io(inode, self.backing_flags(flags, modes.2))
         {
             Ok(f) => f,
             Err(e) => {
@@ -162,14 +170,20 @@ impl SharefsFs {
         file: std::fs::File,
         core: crate::core::HandleId,
         flags: i32,
-        (access, _, options): (Classes, Classes, OpenOptions),
+        (access, _, options, _): Modes,
     ) -> u64 {
+        let direct = (options.no_buffering && inode.kind == Kind::File)
+            .then(|| self.open_direct(inode, flags))
+            .flatten();
         self.handles.insert(OpenFile {
             inode: inode.clone(),
             file,
             core,
             access,
             options,
+            write_through: self
+                .wants_write_through(flags, options.write_through || options.no_buffering),
+            direct,
             append: flags & libc::O_APPEND != 0,
             listing: Default::default(),
             closing: AtomicBool::new(false),
@@ -239,6 +253,10 @@ impl SharefsFs {
         self.check_not_control(parent.0, name)?;
         let parent = self.inode(parent)?;
         self.check_parent_live(&parent)?;
+        // names=windows: Win32's name rules, and an existing name in another case is
+        // opened (or EEXIST under O_EXCL) rather than created again (docs/names.md).
+        let spelled = self.name_to_create(req, &parent, name, "create")?;
+        let name: &OsStr = &spelled;
         // The intent is looked at (not consumed) before creating, so an invalid one
         // creates nothing; the open below consumes it.
         let peeked = self.intents.peek(req.pid());
@@ -254,20 +272,38 @@ impl SharefsFs {
             self.backing.create_file(
                 &parent,
                 name,
-                Self::backing_flags(flags, peeked.unwrap_or_default().options),
+                self.backing_flags(flags, peeked.unwrap_or_default().options),
                 mode,
             )
         });
         match created {
             Ok((file, path_fd, st)) => {
                 let inode = self.backing.remember(&parent, name, path_fd, &st);
-                let modes = match self.open_modes(req, flags, false) {
+                let modes = match self.open_modes(req, inode.node, flags, false) {
                     Ok(m) => m,
                     Err(e) => {
                         self.backing.inodes.forget(inode.node, 1);
                         return Err(e);
                     }
                 };
+                // The policy decides after the create: a write-through it adds to the
+                // intent's options needs the fd reopened with O_DSYNC.
+                let wanted = self.backing_flags(flags, modes.2);
+                let file =
+                    if wanted != self.backing_flags(flags, peeked.unwrap_or_default().options) {
+                        match self.backing.open_io(&inode, wanted & !libc::O_TRUNC) {
+                            Ok(f) => f,
+                            Err(e) => {
+                                tracing::warn!(
+                                    path = %self.path_of(inode.node),
+                                    "cannot reopen a new file write-through: {e}"
+                                );
+                                file
+                            }
+                        }
+                    } else {
+                        file
+                    };
                 let request = self.open_request(req, inode.node, flags, modes);
                 let core_handle = match self.core.open(inode.key, request, FileFacts::default()) {
                     Ok(h) => h,
@@ -277,6 +313,11 @@ impl SharefsFs {
                     }
                 };
                 let fh = self.insert_handle(&inode, file, core_handle, flags, modes);
+                // A new file under write-through: its directory entry is made durable
+                // too, as a careful database would (fsync of the parent).
+                if self.wants_write_through(flags, modes.2.write_through) {
+                    self.sync_dir(&parent)?;
+                }
                 Ok(((attr(inode.node, &st), inode.generation), fh, fopen_flags()))
             }
             // The name exists (created meanwhile, or a delete-pending file): open the
@@ -342,15 +383,7 @@ impl SharefsFs {
         let _gate = h.inode.gate.enter(offset, size as u64, false);
         self.check_io_locks(req, &h, lock_owner, offset, size as u64, false)?;
         let mut buf = vec![0u8; size as usize];
-        let mut done = 0;
-        while done < buf.len() {
-            match h.file.read_at(&mut buf[done..], offset + done as u64) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let done = self.read_data(&h, &mut buf, offset)?;
         buf.truncate(done);
         Ok(buf)
     }
@@ -390,11 +423,11 @@ impl SharefsFs {
                 let size = h.file.metadata()?.len();
                 self.check_io_locks(req, &h, lock_owner, size, len, true)?;
             }
-            h.file.write_all_at(data, 0)?;
+            self.write_data(&h, data, 0)?;
         } else {
             let _gate = h.inode.gate.enter(offset, len, true);
             self.check_io_locks(req, &h, lock_owner, offset, len, true)?;
-            h.file.write_all_at(data, offset)?;
+            self.write_data(&h, data, offset)?;
         }
         Ok(data.len() as u32)
     }
@@ -433,7 +466,7 @@ impl SharefsFs {
                 } else if outcome.became_pending
                     && let Some(loc) = h.inode.location()
                 {
-                    self.invalidator.entry(loc.parent, &loc.name);
+                    self.invalidator.entry_now(loc.parent, &loc.name);
                 }
                 Ok(())
             }
@@ -456,16 +489,13 @@ impl SharefsFs {
 
     pub(super) fn do_fsync(&self, ino: INodeNo, fh: u64, datasync: bool) -> Result<(), FsError> {
         let h = self.handle(ino, fh)?;
-        if datasync {
-            h.file.sync_data()?;
-        } else {
-            h.file.sync_all()?;
-        }
-        Ok(())
+        self.sync_handle(&h, datasync)
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn do_fallocate(
         &self,
+        req: &Request,
         ino: INodeNo,
         fh: u64,
         offset: u64,
@@ -476,6 +506,17 @@ impl SharefsFs {
         if !h.access.contains(Classes::WRITE) {
             return Err(FsError::errno(libc::EBADF));
         }
+        // Allocation, punching holes, collapsing and inserting ranges all change the
+        // bytes of the range (or beyond it): locks apply as to a write of the range,
+        // and collapse/insert move everything after it, so they hold the whole file.
+        let shifts = mode & (libc::FALLOC_FL_COLLAPSE_RANGE | libc::FALLOC_FL_INSERT_RANGE) != 0;
+        let (from, len) = if shifts {
+            (offset, u64::MAX - offset)
+        } else {
+            (offset, length)
+        };
+        let _gate = h.inode.gate.enter(from, len, true);
+        self.check_io_locks(req, &h, None, from, len, true)?;
         sys::fallocate(h.file.as_fd(), mode, offset as i64, length as i64)?;
         Ok(())
     }
@@ -494,6 +535,7 @@ impl SharefsFs {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn do_copy_file_range(
         &self,
+        req: &Request,
         ino_in: INodeNo,
         fh_in: u64,
         offset_in: u64,
@@ -509,19 +551,35 @@ impl SharefsFs {
             return Err(FsError::errno(libc::EBADF));
         }
         let len = len.min(u32::MAX as u64 & !0xfff) as usize;
-        let n = if dst.append {
+        if dst.append {
             // copy_file_range refuses O_APPEND destinations (EBADF), as it does natively.
             return Err(FsError::errno(libc::EBADF));
+        }
+        // Atomic and mandatory like a read of the source and a write of the target.
+        // Gates are entered in node order (one gate over both ranges for one file), so
+        // two opposite copies cannot deadlock.
+        let n = len as u64;
+        let _gates = if src.inode.node == dst.inode.node {
+            let from = offset_in.min(offset_out);
+            let to = offset_in.max(offset_out).saturating_add(n);
+            (Some(src.inode.gate.enter(from, to - from, true)), None)
+        } else if src.inode.node < dst.inode.node {
+            let a = src.inode.gate.enter(offset_in, n, false);
+            (Some(a), Some(dst.inode.gate.enter(offset_out, n, true)))
         } else {
-            sys::copy_file_range(
-                src.file.as_fd(),
-                offset_in as i64,
-                dst.file.as_fd(),
-                offset_out as i64,
-                len,
-                flags,
-            )?
+            let b = dst.inode.gate.enter(offset_out, n, true);
+            (Some(b), Some(src.inode.gate.enter(offset_in, n, false)))
         };
-        Ok(n as u32)
+        self.check_io_locks(req, &src, None, offset_in, n, false)?;
+        self.check_io_locks(req, &dst, None, offset_out, n, true)?;
+        let copied = sys::copy_file_range(
+            src.file.as_fd(),
+            offset_in as i64,
+            dst.file.as_fd(),
+            offset_out as i64,
+            len,
+            flags,
+        )?;
+        Ok(copied as u32)
     }
 }

@@ -57,14 +57,14 @@ impl Filesystem for SharefsFs {
         Ok(())
     }
 
-    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        reply!(self, reply, self.do_lookup(parent, name), |(
-            attr,
-            generation,
+    fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        reply!(self, reply, self.do_lookup(req, parent, name), |(
+            (attr, generation),
+            entry_ttl,
         )| {
             reply.entry_with_ttls(
                 &self.cfg.attr_ttl,
-                &self.cfg.entry_ttl,
+                &entry_ttl,
                 &attr,
                 fuser::Generation(generation),
             )
@@ -223,7 +223,7 @@ impl Filesystem for SharefsFs {
 
     fn link(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         newparent: INodeNo,
         newname: &OsStr,
@@ -232,7 +232,7 @@ impl Filesystem for SharefsFs {
         reply!(
             self,
             reply,
-            self.do_link(ino, newparent, newname),
+            self.do_link(req, ino, newparent, newname),
             |(a, g)| {
                 reply.entry_with_ttls(
                     &self.cfg.attr_ttl,
@@ -537,7 +537,7 @@ impl Filesystem for SharefsFs {
         reply!(
             self,
             reply,
-            self.do_fallocate(ino, fh.0, offset, length, mode),
+            self.do_fallocate(_req, ino, fh.0, offset, length, mode),
             |()| reply.ok()
         );
     }
@@ -573,6 +573,7 @@ impl Filesystem for SharefsFs {
             self,
             reply,
             self.do_copy_file_range(
+                _req,
                 ino_in,
                 fh_in.0,
                 offset_in,

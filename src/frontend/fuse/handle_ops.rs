@@ -60,9 +60,10 @@ impl SharefsFs {
                         )
                     })?;
                 if delete {
-                    // Path queries must now reach the daemon (and fail: delete pending).
+                    // Path queries must now reach the daemon (and fail: delete pending),
+                    // starting with the caller's next one: invalidate before replying.
                     if let Some(loc) = inode.location() {
-                        self.invalidator.entry(loc.parent, &loc.name);
+                        self.invalidator.entry_now(loc.parent, &loc.name);
                     }
                 }
                 Ok(Vec::new())

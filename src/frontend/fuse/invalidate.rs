@@ -22,6 +22,8 @@ enum Inval {
 #[derive(Debug, Default)]
 pub struct Invalidator {
     tx: OnceLock<Mutex<Sender<Inval>>>,
+    /// For the few callers that may notify synchronously (see [`Invalidator::entry_now`]).
+    notifier: OnceLock<Notifier>,
 }
 
 impl Invalidator {
@@ -32,6 +34,7 @@ impl Invalidator {
 
     /// Starts the sending thread with the session's notifier.
     pub fn start(&self, notifier: Notifier) -> std::io::Result<()> {
+        let _ = self.notifier.set(notifier.clone());
         let (tx, rx) = channel::<Inval>();
         std::thread::Builder::new()
             .name("sharefs-inval".into())
@@ -62,6 +65,22 @@ impl Invalidator {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .send(Inval::Attributes { node });
+        }
+    }
+
+    /// Forgets `name` in `parent` before returning. Only for requests during which the
+    /// kernel holds no lock on `parent` (ioctl, release), so that the caller's very next
+    /// path lookup already reaches the daemon.
+    pub fn entry_now(&self, parent: u64, name: &OsStr) {
+        match self.notifier.get() {
+            Some(n) => {
+                if let Err(e) = n.inval_entry(INodeNo(parent), name)
+                    && e.raw_os_error() != Some(libc::ENOENT)
+                {
+                    tracing::debug!("inval_entry({parent}, {name:?}): {e}");
+                }
+            }
+            None => self.entry(parent, name),
         }
     }
 

@@ -360,6 +360,7 @@ impl SharefsFs {
         let who = IoRequester {
             lock_owner,
             via: h.core,
+            pid: self.owner(req).pid,
         };
         self.core
             .check_io(h.inode.key, who, offset, len, write)

@@ -8,7 +8,9 @@
 
 mod attrs;
 mod control;
+mod decide;
 mod dirs;
+mod durability;
 mod entries;
 pub mod errno;
 mod files;
@@ -16,6 +18,7 @@ mod filesystem;
 mod handle_ops;
 mod invalidate;
 mod locks;
+mod names;
 pub mod preflight;
 pub mod process;
 mod report;
@@ -64,6 +67,15 @@ pub struct FsConfig {
     /// Model FILE_ATTRIBUTE_READONLY (a file without write bits cannot be written,
     /// truncated, deleted or replaced, not even by root).
     pub readonly_attr: bool,
+    /// Every write on the mount is write-through, and creates and renames sync their
+    /// directories (`-o write_through`).
+    pub write_through: bool,
+    /// The policy in force (built-in profile, or a policy file; reloadable).
+    pub policy: Arc<crate::policy::PolicyHandle>,
+    /// Name semantics (docs/names.md).
+    pub names: crate::names::NameMode,
+    /// Paths longer than MAX_PATH may be created (names=windows only).
+    pub long_paths: bool,
 }
 
 impl Default for FsConfig {
@@ -80,6 +92,10 @@ impl Default for FsConfig {
             intent_ttl: crate::control::intent::INTENT_TTL,
             conflict_log: 1000,
             readonly_attr: true,
+            write_through: false,
+            policy: Default::default(),
+            names: crate::names::NameMode::Posix,
+            long_paths: false,
         }
     }
 }
@@ -127,6 +143,10 @@ pub struct SharefsFs {
     conflicts: Arc<ConflictLog>,
     /// Parked blocking lock requests (F_SETLKW, flock without LOCK_NB).
     lock_waiters: Arc<locks::LockWaiters>,
+    /// I/O counters for `.sharefs/stats`.
+    io_stats: durability::IoStats,
+    /// Folded-name indexes of directories (names=windows).
+    name_index: crate::names::IndexCache,
 }
 
 impl SharefsFs {
@@ -152,6 +172,8 @@ impl SharefsFs {
             virtual_handles: Default::default(),
             conflicts: Arc::new(ConflictLog::new(conflict_log)),
             lock_waiters: Default::default(),
+            io_stats: Default::default(),
+            name_index: Default::default(),
         }
     }
 

@@ -1,20 +1,37 @@
 //! Who is behind a request: FUSE's header carries the calling thread's id and its
-//! uid/gid; the process (thread group) and its name come from `/proc`, cached briefly
-//! because thread ids are reused.
+//! uid/gid; the process (thread group), its name, supplementary groups, executable and
+//! command line come from `/proc`, cached briefly because thread ids are reused. The
+//! executable and command line are read only when a policy rule asks for them.
 
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
 use crate::core::Owner;
+use crate::policy::Process;
 
 /// How long a thread id → process mapping is trusted (thread ids are recycled).
 const TTL: Duration = Duration::from_secs(2);
 
-/// A cached thread → (process id, process name, when it was read).
-type CachedProcess = (u32, Arc<str>, Instant);
+/// Longest command line kept for policy matching.
+const MAX_CMDLINE: usize = 4096;
+
+/// What `/proc/TID/status` said about a thread's process; `exited` when it could not be
+/// read (the thread was gone).
+#[derive(Debug)]
+struct Entry {
+    pid: u32,
+    comm: Arc<str>,
+    groups: Arc<[u32]>,
+    exited: bool,
+    /// The full identity, read on first need (exe and cmdline cost two more reads).
+    identity: OnceLock<Option<Arc<Process>>>,
+}
+
+/// A cached thread → (its process, when it was read).
+type CachedProcess = (Arc<Entry>, Instant);
 
 /// Resolves thread ids to processes, with a small LRU cache.
 #[derive(Debug)]
@@ -41,53 +58,119 @@ impl ProcessResolver {
     /// The owner of a request from thread `tid` with credentials `uid`/`gid`. A thread
     /// that has already exited still gets an owner (its tid as pid, comm "?").
     pub fn owner(&self, tid: u32, uid: u32, gid: u32) -> Arc<Owner> {
-        let (pid, comm) = self.process_of(tid);
+        let e = self.process_of(tid);
         Arc::new(Owner {
-            pid,
+            pid: e.pid,
             tid,
-            comm: comm.to_string(),
+            comm: e.comm.to_string(),
             uid,
             gid,
         })
     }
 
-    fn process_of(&self, tid: u32) -> (u32, Arc<str>) {
+    /// The full identity of thread `tid`'s process for policy matching (comm, exe,
+    /// cmdline, groups), from the same short-lived cache; `None` when the process had
+    /// exited (or `tid` is 0, a request from the kernel itself).
+    pub fn identity(&self, tid: u32) -> Option<Arc<Process>> {
+        let e = self.process_of(tid);
+        if e.exited || tid == 0 {
+            return None;
+        }
+        e.identity
+            .get_or_init(|| {
+                let pid = e.pid;
+                let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+                    .ok()
+                    .map(|p| Arc::from(p.to_string_lossy().as_ref()));
+                let cmdline = read_cmdline(pid);
+                // Gone between the status and these reads: its comm alone is not to be
+                // trusted to be the same process.
+                if exe.is_none() && cmdline.is_none() && !proc_exists(pid) {
+                    return None;
+                }
+                Some(Arc::new(Process {
+                    pid,
+                    comm: e.comm.clone(),
+                    exe,
+                    cmdline,
+                    groups: e.groups.clone(),
+                }))
+            })
+            .clone()
+    }
+
+    fn process_of(&self, tid: u32) -> Arc<Entry> {
         if tid == 0 {
-            return (0, Arc::from("kernel"));
+            return Arc::new(Entry {
+                pid: 0,
+                comm: Arc::from("kernel"),
+                groups: Arc::from([]),
+                exited: false,
+                identity: OnceLock::new(),
+            });
         }
         {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((pid, comm, at)) = cache.get(&tid)
+            if let Some((e, at)) = cache.get(&tid)
                 && at.elapsed() < TTL
             {
-                return (*pid, comm.clone());
+                return e.clone();
             }
         }
-        let (pid, comm) = read_status(tid).unwrap_or((tid, Arc::from("?")));
+        let e = Arc::new(read_status(tid).unwrap_or_else(|| Entry {
+            pid: tid,
+            comm: Arc::from("?"),
+            groups: Arc::from([]),
+            exited: true,
+            identity: OnceLock::new(),
+        }));
         self.cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .put(tid, (pid, comm.clone(), Instant::now()));
-        (pid, comm)
+            .put(tid, (e.clone(), Instant::now()));
+        e
     }
 }
 
-/// Parses `Name:` and `Tgid:` from `/proc/TID/status`.
-fn read_status(tid: u32) -> Option<(u32, Arc<str>)> {
+fn proc_exists(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// `/proc/PID/cmdline` with arguments joined by single spaces (bounded).
+fn read_cmdline(pid: u32) -> Option<Arc<str>> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let raw = &raw[..raw.len().min(MAX_CMDLINE)];
+    let text = String::from_utf8_lossy(raw);
+    let joined: Vec<&str> = text.split('\0').filter(|a| !a.is_empty()).collect();
+    Some(Arc::from(joined.join(" ").as_str()))
+}
+
+/// Parses `Name:`, `Tgid:` and `Groups:` from `/proc/TID/status`.
+fn read_status(tid: u32) -> Option<Entry> {
     let text = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
     let mut name = None;
     let mut tgid = None;
+    let mut groups: Vec<u32> = Vec::new();
     for line in text.lines() {
         if let Some(v) = line.strip_prefix("Name:") {
             name = Some(v.trim().to_string());
         } else if let Some(v) = line.strip_prefix("Tgid:") {
             tgid = v.trim().parse().ok();
-        }
-        if name.is_some() && tgid.is_some() {
+        } else if let Some(v) = line.strip_prefix("Groups:") {
+            groups = v
+                .split_whitespace()
+                .filter_map(|g| g.parse().ok())
+                .collect();
             break;
         }
     }
-    Some((tgid?, Arc::from(name?.as_str())))
+    Some(Entry {
+        pid: tgid?,
+        comm: Arc::from(name?.as_str()),
+        groups: Arc::from(groups),
+        exited: false,
+        identity: OnceLock::new(),
+    })
 }
 
 #[cfg(test)]
@@ -101,6 +184,22 @@ mod tests {
         let o = r.owner(me, 0, 0);
         assert_eq!(o.pid, me);
         assert!(!o.comm.is_empty() && o.comm != "?");
+    }
+
+    #[test]
+    fn identity_has_exe_cmdline_and_groups() {
+        let r = ProcessResolver::new();
+        let me = std::process::id();
+        let p = r.identity(me).expect("own process");
+        assert_eq!(p.pid, me);
+        let exe = std::env::current_exe().unwrap();
+        assert_eq!(p.exe.as_deref(), Some(exe.to_string_lossy().as_ref()));
+        assert!(
+            p.cmdline.as_deref().unwrap_or("").contains("sharefs"),
+            "{p:?}"
+        );
+        assert!(r.identity(u32::MAX - 7).is_none());
+        assert!(r.identity(0).is_none());
     }
 
     #[test]

@@ -81,10 +81,28 @@ impl SharefsFs {
         asked: &str,
         e: FsError,
     ) -> FsError {
+        let sharing_errno = self.sharing_errno_for(op, path, owner, &e);
+        self.refused_with(sharing_errno, op, path, owner, asked, e)
+    }
+
+    /// [`SharefsFs::refused`] with the errno of a sharing violation already chosen (by
+    /// the policy decision of the refused operation): a sharing violation whose errno
+    /// differs from the mount's default comes back as that errno.
+    pub(super) fn refused_with(
+        &self,
+        sharing_errno: i32,
+        op: &str,
+        path: &str,
+        owner: &Owner,
+        asked: &str,
+        e: FsError,
+    ) -> FsError {
         let FsError::Denied(err) = &e else {
             return e;
         };
-        let errno = e.code(self.cfg.sharing_errno);
+        let errno = e.code(sharing_errno);
+        let converted = matches!(err, crate::core::SemanticError::SharingViolation { .. })
+            && sharing_errno != self.cfg.sharing_errno;
         let conflict = self.conflicts.record(Conflict {
             seq: 0,
             time: rfc3339(std::time::SystemTime::now()),
@@ -131,6 +149,9 @@ impl SharefsFs {
             holders = ?holders,
             "refused: {err}"
         );
+        if converted {
+            return FsError::errno(errno);
+        }
         e
     }
 

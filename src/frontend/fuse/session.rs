@@ -92,7 +92,19 @@ pub fn fs_config(cfg: &MountConfig) -> FsConfig {
         intent_ttl: cfg.intent_ttl,
         conflict_log: cfg.conflict_log,
         readonly_attr: cfg.readonly_attr(),
+        write_through: cfg.write_through,
+        names: cfg.names,
+        long_paths: cfg.long_paths,
+        policy: Arc::new(crate::policy::PolicyHandle::builtin(
+            cfg.profile,
+            cfg.delete_mode,
+        )),
     }
+}
+
+/// The mount's policy; a malformed policy file stops the mount before anything starts.
+fn load_policy(cfg: &MountConfig) -> Result<Arc<crate::policy::PolicyHandle>, MountError> {
+    crate::policy::PolicyHandle::for_mount(cfg).map_err(|e| MountError(e.to_string()))
 }
 
 /// A mount served by background threads of this process (`sharefs run`).
@@ -139,7 +151,9 @@ pub fn mount_in_background(
         .retain(|o| *o != MountOption::AutoUnmount);
     let core = Arc::new(Core::new());
     let invalidator = Arc::new(Invalidator::new());
-    let fs = SharefsFs::new(backing, core, fs_config(cfg), invalidator.clone());
+    let mut fs_cfg = fs_config(cfg);
+    fs_cfg.policy = load_policy(cfg)?;
+    let fs = SharefsFs::new(backing, core, fs_cfg, invalidator.clone());
     let conflicts = fs.conflict_log();
     let session = direct_session(fs, mountpoint, &options)
         .map_err(|e| MountError(mount_failure(mountpoint, &e)))?;
@@ -159,6 +173,7 @@ pub fn mount_in_background(
 /// Mounts and serves until unmounted. With `daemon`, returns in the parent as soon as
 /// the mount is ready (or failed), and serves in a detached child.
 pub fn mount(cfg: &MountConfig, daemon: bool) -> Result<(), MountError> {
+    let policy = load_policy(cfg)?;
     let (backing_path, mountpoint) = preflight::check(cfg)?;
     let backing = Backing::open(&backing_path).map_err(|e| {
         MountError(format!(
@@ -168,7 +183,8 @@ pub fn mount(cfg: &MountConfig, daemon: bool) -> Result<(), MountError> {
     })?;
     sys::raise_fd_limit();
     sys::clear_umask();
-    let fs_cfg = fs_config(cfg);
+    let mut fs_cfg = fs_config(cfg);
+    fs_cfg.policy = policy;
     let options = fuser_options(cfg, &backing_path);
     if !daemon {
         return serve(backing, fs_cfg, &mountpoint, &options, None);
@@ -212,6 +228,7 @@ fn serve(
 ) -> Result<(), MountError> {
     let core = Arc::new(Core::new());
     let invalidator = Arc::new(Invalidator::new());
+    let policy = fs_cfg.policy.clone();
     let fs = SharefsFs::new(backing, core, fs_cfg, invalidator.clone());
     let report = |ready: Option<OwnedFd>, msg: &str| {
         if let Some(fd) = ready {
@@ -250,7 +267,7 @@ fn serve(
             }
         })
     };
-    if let Err(e) = watch_signals(unmount) {
+    if let Err(e) = watch_signals(unmount, policy) {
         tracing::warn!("cannot install signal handlers: {e}");
     }
     tracing::info!(mountpoint = %mountpoint.display(), "mounted");
@@ -278,16 +295,26 @@ fn mount_failure(mountpoint: &std::path::Path, e: &std::io::Error) -> String {
     format!("cannot mount on {}: {e}{hint}", mountpoint.display())
 }
 
-/// SIGINT/SIGTERM unmount; the session loop then ends by itself.
-fn watch_signals(mut unmount: Box<dyn FnMut() + Send>) -> std::io::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+/// SIGINT/SIGTERM unmount; the session loop then ends by itself. SIGHUP reloads the
+/// policy file (a malformed one is logged and the old policy stays).
+fn watch_signals(
+    mut unmount: Box<dyn FnMut() + Send>,
+    policy: Arc<crate::policy::PolicyHandle>,
+) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::Builder::new()
         .name("sharefs-signals".into())
         .spawn(move || {
-            if let Some(sig) = signals.forever().next() {
+            for sig in signals.forever() {
+                if sig == SIGHUP {
+                    tracing::info!(signal = sig, "reloading the policy");
+                    let _ = policy.reload();
+                    continue;
+                }
                 tracing::info!(signal = sig, "unmounting");
                 unmount();
+                break;
             }
         })?;
     Ok(())
