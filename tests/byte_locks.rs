@@ -14,7 +14,7 @@ mod common;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
@@ -1140,27 +1140,12 @@ print(err(lambda: os.pwrite(fd, b'w', 150)))
 // fsx next to a process holding shared locks past fsx's range
 // ---------------------------------------------------------------------------------------
 
-fn tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let home_bin = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin"));
-    std::env::split_paths(&path)
-        .chain(home_bin)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .or_else(|| {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{name} is not installed and CI=true (mount-scripts/setup.sh --test-tools installs it)"
-            );
-            eprintln!("SKIPPED: {name} is not installed (mount-scripts/setup.sh --test-tools)");
-            None
-        })
-}
-
 #[test]
 fn fsx_with_shared_locks_held_past_its_range() {
     require_fuse!();
-    let Some(bin) = tool("fsx") else { return };
+    let Some(bin) = common::tool("fsx") else {
+        return;
+    };
     let m = Mount::new(&[]);
     let file = m.path("locked.dat");
     fs::write(&file, b"").unwrap();

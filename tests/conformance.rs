@@ -9,23 +9,6 @@ use std::process::Command;
 
 use common::Mount;
 
-fn tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let home_bin = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin"));
-    std::env::split_paths(&path)
-        .chain(home_bin)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .or_else(|| {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{name} is not installed and CI=true (mount-scripts/setup.sh --test-tools installs it)"
-            );
-            eprintln!("SKIPPED: {name} is not installed (mount-scripts/setup.sh --test-tools)");
-            None
-        })
-}
-
 fn conformance_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/conformance")
@@ -63,7 +46,9 @@ fn set_mode(p: &Path, mode: u32) {
 #[test]
 fn pjdfstest_passes_over_the_posix_profile() {
     require_fuse!();
-    let Some(bin) = tool("pjdfstest") else { return };
+    let Some(bin) = common::tool("pjdfstest") else {
+        return;
+    };
     // The permission cases switch to other users: they must be able to traverse the
     // mount root (allow_other), and the root must be searchable (0755).
     let m = Mount::with_setup(&["--profile", "posix", "-o", "allow_other"], |b| {
@@ -116,7 +101,9 @@ const OPS: u32 = 20_000;
 #[test]
 fn fsx_fixed_seeds_over_the_default_profile() {
     require_fuse!();
-    let Some(bin) = tool("fsx") else { return };
+    let Some(bin) = common::tool("fsx") else {
+        return;
+    };
     let m = Mount::new(&[]);
     for seed in SEEDS {
         eprintln!("fsx seed {seed}, {OPS} ops");
@@ -135,7 +122,9 @@ fn fsx_fixed_seeds_over_the_default_profile() {
 #[test]
 fn fsx_with_a_second_process_holding_the_file() {
     require_fuse!();
-    let Some(bin) = tool("fsx") else { return };
+    let Some(bin) = common::tool("fsx") else {
+        return;
+    };
     let m = Mount::new(&[]);
     let file = m.path("held.dat");
     std::fs::write(&file, b"").unwrap();

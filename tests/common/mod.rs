@@ -37,6 +37,26 @@ macro_rules! require_fuse {
     };
 }
 
+/// A test tool installed by `mount-scripts/setup.sh --test-tools` (pjdfstest, fsx):
+/// found on PATH or in ~/.cargo/bin. Missing under `CI=true` fails the test; elsewhere
+/// the test is reported as skipped.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let home_bin = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin"));
+    std::env::split_paths(&path)
+        .chain(home_bin)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .or_else(|| {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{name} is not installed and CI=true (mount-scripts/setup.sh --test-tools installs it)"
+            );
+            eprintln!("SKIPPED: {name} is not installed (mount-scripts/setup.sh --test-tools)");
+            None
+        })
+}
+
 /// One live sharefs mount over a fresh backing directory.
 pub struct Mount {
     /// Temp dir holding `backing/`, `mnt/` and the daemon's log.
