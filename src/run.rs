@@ -114,7 +114,7 @@ fn run_mounted(args: &RunArgs, cfg: &MountConfig, dir: &Path, dir_fd: OwnedFd, r
     };
     let mount = match crate::frontend::fuse::session::mount_in_background(backing, cfg, dir) {
         Ok(m) => m,
-        Err(e) => return fail(format!("{e}. {PRIVILEGE_HINT}")),
+        Err(e) => return fail(e),
     };
     let conflicts = mount.conflicts.clone();
     let status = run_command(&args.command, &dir.join(rel));
