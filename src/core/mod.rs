@@ -461,26 +461,16 @@ impl Core {
 
     /// A consistent snapshot of every file's opens and delete state: all shards are
     /// locked (in index order) before any is read, so every row was true at one instant.
+    /// [`Core::table`] without locks and pending owners (what the property tests compare).
     pub fn snapshot(&self) -> Vec<(FileKey, DeleteState, Vec<OpenRecord>)> {
-        let guards: Vec<_> = self
-            .shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()))
-            .collect();
-        let mut out = Vec::new();
-        for g in &guards {
-            for (key, state) in g.iter() {
-                let mut opens: Vec<OpenRecord> = state.opens.values().cloned().collect();
-                opens.sort_by_key(|r| r.handle);
-                out.push((*key, state.delete, opens));
-            }
-        }
-        drop(guards);
-        out.sort_by_key(|(k, _, _)| *k);
-        out
+        self.table()
+            .into_iter()
+            .map(|f| (f.key, f.delete, f.opens))
+            .collect()
     }
 
-    /// A consistent view of every file for the lock table (see [`Core::snapshot`]).
+    /// A consistent view of every file for the lock table: all shards are locked (in
+    /// index order) before any is read, so every row was true at one instant.
     pub fn table(&self) -> Vec<FileView> {
         let guards: Vec<_> = self
             .shards

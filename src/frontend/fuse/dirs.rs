@@ -42,10 +42,7 @@ impl SharefsFs {
         if super::control::is_virtual_fh(fh) {
             return Ok(self.control_listing());
         }
-        let h = self
-            .handles
-            .get(fh, ino.0)
-            .ok_or_else(|| FsError::errno(libc::EBADF))?;
+        let h = self.handle_of(ino, fh)?;
         let mut slot = h.listing.lock().unwrap_or_else(|p| p.into_inner());
         let listing = match (&*slot, offset) {
             (Some(l), o) if o > 0 => l.clone(),
@@ -92,10 +89,7 @@ impl SharefsFs {
     }
 
     pub(super) fn do_fsyncdir(&self, ino: INodeNo, fh: u64) -> Result<(), FsError> {
-        let h = self
-            .handles
-            .get(fh, ino.0)
-            .ok_or_else(|| FsError::errno(libc::EBADF))?;
+        let h = self.handle_of(ino, fh)?;
         h.file.sync_all()?;
         Ok(())
     }

@@ -358,12 +358,6 @@ impl SharefsFs {
         }
     }
 
-    fn handle(&self, ino: INodeNo, fh: u64) -> Result<Arc<OpenFile>, FsError> {
-        self.handles
-            .get(fh, ino.0)
-            .ok_or_else(|| FsError::errno(libc::EBADF))
-    }
-
     #[allow(clippy::too_many_arguments)]
     pub(super) fn do_read(
         &self,
@@ -377,7 +371,7 @@ impl SharefsFs {
         if super::control::is_virtual_fh(fh) {
             return self.control_read(req, fh, offset, size);
         }
-        let h = self.handle(ino, fh)?;
+        let h = self.handle_of(ino, fh)?;
         if !h.access.contains(Classes::READ) {
             return Err(FsError::errno(libc::EBADF));
         }
@@ -407,7 +401,7 @@ impl SharefsFs {
         if super::control::is_virtual_fh(fh) {
             return self.control_write(req, fh, data);
         }
-        let h = self.handle(ino, fh)?;
+        let h = self.handle_of(ino, fh)?;
         if !h.access.contains(Classes::WRITE) {
             return Err(FsError::errno(libc::EBADF));
         }
@@ -442,7 +436,7 @@ impl SharefsFs {
         if super::control::is_virtual_fh(fh) {
             return Ok(());
         }
-        let h = self.handle(ino, fh)?;
+        let h = self.handle_of(ino, fh)?;
         // POSIX: any close() of the process's descriptors of a file drops its classic
         // locks on it.
         self.release_posix_locks(&h, lock_owner);
@@ -494,7 +488,7 @@ impl SharefsFs {
     }
 
     pub(super) fn do_fsync(&self, ino: INodeNo, fh: u64, datasync: bool) -> Result<(), FsError> {
-        let h = self.handle(ino, fh)?;
+        let h = self.handle_of(ino, fh)?;
         self.sync_handle(&h, datasync)
     }
 
@@ -508,7 +502,7 @@ impl SharefsFs {
         length: u64,
         mode: i32,
     ) -> Result<(), FsError> {
-        let h = self.handle(ino, fh)?;
+        let h = self.handle_of(ino, fh)?;
         if !h.access.contains(Classes::WRITE) {
             return Err(FsError::errno(libc::EBADF));
         }
@@ -534,7 +528,7 @@ impl SharefsFs {
         offset: i64,
         whence: i32,
     ) -> Result<i64, FsError> {
-        let h = self.handle(ino, fh)?;
+        let h = self.handle_of(ino, fh)?;
         Ok(sys::lseek(h.file.as_fd(), offset, whence)?)
     }
 
@@ -551,8 +545,8 @@ impl SharefsFs {
         len: u64,
         flags: u32,
     ) -> Result<u32, FsError> {
-        let src = self.handle(ino_in, fh_in)?;
-        let dst = self.handle(ino_out, fh_out)?;
+        let src = self.handle_of(ino_in, fh_in)?;
+        let dst = self.handle_of(ino_out, fh_out)?;
         if !src.access.contains(Classes::READ) || !dst.access.contains(Classes::WRITE) {
             return Err(FsError::errno(libc::EBADF));
         }

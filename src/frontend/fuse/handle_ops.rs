@@ -34,10 +34,7 @@ impl SharefsFs {
         if super::control::is_virtual_fh(fh) {
             return Err(FsError::errno(libc::ENOTTY));
         }
-        let h = self
-            .handles
-            .get(fh, ino.0)
-            .ok_or_else(|| FsError::errno(libc::EBADF))?;
+        let h = self.handle_of(ino, fh)?;
         match cmd {
             IOC_SET_DELETE => {
                 let delete = u32_arg(in_data)? != 0;

@@ -357,15 +357,15 @@ impl SharefsFs {
         if !self.core.has_locks(h.inode.key) {
             return Ok(());
         }
+        let owner = self.owner(req);
         let who = IoRequester {
             lock_owner,
             via: h.core,
-            pid: self.owner(req).pid,
+            pid: owner.pid,
         };
         self.core
             .check_io(h.inode.key, who, offset, len, write)
             .map_err(|e| {
-                let owner = self.owner(req);
                 let asked = format!(
                     "{} {}-{}",
                     if write { "write" } else { "read" },
@@ -380,16 +380,6 @@ impl SharefsFs {
                     e.into(),
                 )
             })
-    }
-
-    pub(super) fn handle_of(
-        &self,
-        ino: INodeNo,
-        fh: u64,
-    ) -> Result<Arc<crate::backing::OpenFile>, FsError> {
-        self.handles
-            .get(fh, ino.0)
-            .ok_or_else(|| FsError::errno(libc::EBADF))
     }
 }
 

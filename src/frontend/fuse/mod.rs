@@ -193,6 +193,13 @@ impl SharefsFs {
             .ok_or_else(|| FsError::errno(libc::ESTALE))
     }
 
+    /// The open handle `fh` of node `ino` (EBADF if the kernel and we disagree).
+    fn handle_of(&self, ino: INodeNo, fh: u64) -> Result<Arc<crate::backing::OpenFile>, FsError> {
+        self.handles
+            .get(fh, ino.0)
+            .ok_or_else(|| FsError::errno(libc::EBADF))
+    }
+
     fn owner(&self, req: &Request) -> Arc<Owner> {
         self.procs.owner(req.pid(), req.uid(), req.gid())
     }
