@@ -26,6 +26,7 @@ pub mod session;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -133,8 +134,8 @@ pub struct SharefsFs {
     pending_names: Mutex<HashMap<FileKey, PendingName>>,
     /// Kernel cache invalidations, sent from a thread of their own.
     invalidator: Arc<Invalidator>,
-    /// Signalled at every release, for [`RELEASE_GRACE`] waits.
-    released: (Mutex<u64>, Condvar),
+    /// Count of releases, and a condvar signalled at each, for [`RELEASE_GRACE`] waits.
+    released: (AtomicU64, Mutex<()>, Condvar),
     /// Pending control-API intents by thread.
     intents: IntentTable,
     /// Open handles of the control directory's files.
@@ -167,7 +168,7 @@ impl SharefsFs {
             procs: ProcessResolver::new(),
             pending_names: Mutex::new(HashMap::new()),
             invalidator,
-            released: (Mutex::new(0), Condvar::new()),
+            released: (AtomicU64::new(0), Mutex::new(()), Condvar::new()),
             intents: IntentTable::with_ttl(intent_ttl),
             virtual_handles: Default::default(),
             conflicts: Arc::new(ConflictLog::new(conflict_log)),
@@ -238,9 +239,10 @@ impl SharefsFs {
         &self,
         mut attempt: impl FnMut() -> Result<T, FsError>,
     ) -> Result<T, FsError> {
-        let deadline = Instant::now() + RELEASE_GRACE;
+        // The common case (no refusal) costs one atomic load: no lock, no clock.
+        let mut deadline = None;
         loop {
-            let seen = *self.released.0.lock().unwrap_or_else(|p| p.into_inner());
+            let seen = self.released.0.load(Ordering::Acquire);
             let result = attempt();
             let Err(FsError::Denied(err)) = &result else {
                 return result;
@@ -249,21 +251,23 @@ impl SharefsFs {
                 .holders()
                 .iter()
                 .any(|h| self.handles.is_closing(h.handle));
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + RELEASE_GRACE);
             if !waiting || Instant::now() >= deadline {
                 return result;
             }
-            let guard = self.released.0.lock().unwrap_or_else(|p| p.into_inner());
-            if *guard == seen {
+            let guard = self.released.1.lock().unwrap_or_else(|p| p.into_inner());
+            if self.released.0.load(Ordering::Acquire) == seen {
                 let left = deadline.saturating_duration_since(Instant::now());
-                let _ = self.released.1.wait_timeout(guard, left);
+                let _ = self.released.2.wait_timeout(guard, left);
             }
         }
     }
 
     fn note_release(&self) {
-        let mut n = self.released.0.lock().unwrap_or_else(|p| p.into_inner());
-        *n += 1;
-        self.released.1.notify_all();
+        self.released.0.fetch_add(1, Ordering::Release);
+        // Taking the mutex orders this wake-up after a waiter's check of the counter.
+        drop(self.released.1.lock().unwrap_or_else(|p| p.into_inner()));
+        self.released.2.notify_all();
     }
 }
 
