@@ -8,6 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::{ByteLock, FileKey, FileView, HandleId, OpenKind, Owner};
+
 /// What a row describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -164,6 +166,84 @@ pub fn render_json(rows: &[Row]) -> String {
     let mut s = serde_json::to_string_pretty(rows).unwrap_or_else(|_| "[]".into());
     s.push('\n');
     s
+}
+
+/// `(first, last)` byte of a lock as the table shows it; `None` = to end of file.
+pub fn lock_range(l: &ByteLock) -> (u64, Option<u64>) {
+    let last = l.end().saturating_sub(1);
+    // A lock reaching OFFSET_MAX is "to end of file".
+    if l.len > 0 && last >= i64::MAX as u128 {
+        (l.start, None)
+    } else {
+        (l.start, Some(last.min(u64::MAX as u128) as u64))
+    }
+}
+
+/// The lock table from one consistent core snapshot ([`crate::core::Core::table`]): one
+/// row per program handle (implicit opens are momentary and not shown), per byte-range
+/// lock and per delete-pending file. `current_path` gives a file's current name when the
+/// front-end still knows it (renames follow); else the path at open time is shown.
+/// Returns the rows and their raw (unescaped) paths. Front-end independent.
+pub fn rows_of(
+    files: &[FileView],
+    mut current_path: impl FnMut(FileKey) -> Option<Vec<u8>>,
+) -> (Vec<Row>, Vec<Vec<u8>>) {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut raw_paths = Vec::new();
+    for file in files {
+        let current = current_path(file.key);
+        let dev = dev_string(file.key.dev);
+        let opened_as = |handle: Option<HandleId>| -> Vec<u8> {
+            current.clone().unwrap_or_else(|| {
+                file.opens
+                    .iter()
+                    .find(|r| handle.is_none_or(|h| r.handle == h))
+                    .map(|r| r.path.as_bytes().to_vec())
+                    .unwrap_or_default()
+            })
+        };
+        let mut push = |kind, mode: String, who: Option<&Owner>, range: (u64, Option<u64>), since, raw: Vec<u8>, handle: Option<HandleId>| {
+            rows.push(Row {
+                row: rows.len() + 1,
+                kind,
+                mandatory: true,
+                mode,
+                pid: who.map_or(0, |o| o.pid),
+                tid: who.map_or(0, |o| o.tid),
+                comm: who.map_or_else(|| "?".into(), |o| o.comm.clone()),
+                uid: who.map_or(0, |o| o.uid),
+                dev: dev.clone(),
+                inode: file.key.ino,
+                start: range.0,
+                end: range.1,
+                since: rfc3339(since),
+                path: String::from_utf8_lossy(&raw).into_owned(),
+                handle: handle.map(|h| h.0),
+            });
+            raw_paths.push(raw);
+        };
+        for r in file.opens.iter().filter(|r| r.kind == OpenKind::Handle) {
+            let mut mode = format!("access={} share={}", r.access.rwd(), r.share.rwd());
+            if r.backup {
+                mode.push_str(" backup");
+            }
+            let raw = current.clone().unwrap_or_else(|| r.path.as_bytes().to_vec());
+            push(RowKind::Share, mode, Some(&r.owner), (0, None), r.since, raw, Some(r.handle));
+        }
+        for l in &file.locks {
+            let mode = if l.exclusive { "EXCLUSIVE" } else { "SHARED" };
+            let raw = opened_as(Some(l.via));
+            push(RowKind::Range, mode.into(), Some(&l.taker), lock_range(l), l.since, raw, Some(l.via));
+        }
+        if file.delete.pending {
+            let (who, since) = match &file.pending_by {
+                Some((o, t)) => (Some(o.as_ref()), *t),
+                None => (None, SystemTime::now()),
+            };
+            push(RowKind::Pending, "DELETE".into(), who, (0, None), since, opened_as(None), None);
+        }
+    }
+    (rows, raw_paths)
 }
 
 #[cfg(test)]

@@ -1,12 +1,11 @@
 //! What the front-end reports about the core's state: conflict events (with both
 //! parties) and the lock table rows.
 
-use std::collections::HashMap;
 
 use super::{FsError, SharefsFs};
 use crate::control::conflicts::{Conflict, Holder, Requester};
-use crate::control::table::{Row, RowKind, dev_string, rfc3339};
-use crate::core::{ByteLock, OpenKind, OpenRecord, Owner};
+use crate::control::table::{self, Row, lock_range, rfc3339};
+use crate::core::{ByteLock, OpenRecord, Owner};
 
 /// The symbolic name of an errno (`EBUSY`), for logs and the conflict log.
 pub(super) fn errno_name(code: i32) -> String {
@@ -40,16 +39,6 @@ fn holder(r: &OpenRecord) -> Holder {
         holds,
         since: rfc3339(r.since),
         path: r.path.to_string(),
-    }
-}
-
-fn lock_range(l: &ByteLock) -> (u64, Option<u64>) {
-    let last = l.end().saturating_sub(1);
-    // A lock reaching OFFSET_MAX is "to end of file".
-    if l.len > 0 && last >= i64::MAX as u128 {
-        (l.start, None)
-    } else {
-        (l.start, Some(last.min(u64::MAX as u128) as u64))
     }
 }
 
@@ -159,109 +148,9 @@ impl SharefsFs {
     /// not shown) and per delete-pending file, from one consistent core snapshot.
     /// Returns the rows and their raw (unescaped) paths.
     pub(super) fn lock_rows(&self) -> (Vec<Row>, Vec<Vec<u8>>) {
-        let files = self.core.table();
-        let mut rows = Vec::new();
-        let mut raw_paths = Vec::new();
-        let mut path_cache: HashMap<crate::core::FileKey, Option<Vec<u8>>> = HashMap::new();
-        for file in &files {
-            // The current name when the kernel still knows the file (renames follow);
-            // else the path at open time.
-            let current = path_cache
-                .entry(file.key)
-                .or_insert_with(|| {
-                    self.backing
-                        .inodes
-                        .by_key(file.key)
-                        .map(|i| self.backing.inodes.path_bytes_of(i.node))
-                })
-                .clone();
-            let dev = dev_string(file.key.dev);
-            for r in file.opens.iter().filter(|r| r.kind == OpenKind::Handle) {
-                let mut mode = format!("access={} share={}", r.access.rwd(), r.share.rwd());
-                if r.backup {
-                    mode.push_str(" backup");
-                }
-                let raw = current
-                    .clone()
-                    .unwrap_or_else(|| r.path.as_bytes().to_vec());
-                rows.push(Row {
-                    row: rows.len() + 1,
-                    kind: RowKind::Share,
-                    mandatory: true,
-                    mode,
-                    pid: r.owner.pid,
-                    tid: r.owner.tid,
-                    comm: r.owner.comm.clone(),
-                    uid: r.owner.uid,
-                    dev: dev.clone(),
-                    inode: file.key.ino,
-                    start: 0,
-                    end: None,
-                    since: rfc3339(r.since),
-                    path: String::from_utf8_lossy(&raw).into_owned(),
-                    handle: Some(r.handle.0),
-                });
-                raw_paths.push(raw);
-            }
-            for l in &file.locks {
-                let (start, end) = lock_range(l);
-                let raw = current.clone().unwrap_or_else(|| {
-                    file.opens
-                        .iter()
-                        .find(|r| r.handle == l.via)
-                        .map(|r| r.path.as_bytes().to_vec())
-                        .unwrap_or_default()
-                });
-                rows.push(Row {
-                    row: rows.len() + 1,
-                    kind: RowKind::Range,
-                    mandatory: true,
-                    mode: if l.exclusive { "EXCLUSIVE" } else { "SHARED" }.into(),
-                    pid: l.taker.pid,
-                    tid: l.taker.tid,
-                    comm: l.taker.comm.clone(),
-                    uid: l.taker.uid,
-                    dev: dev.clone(),
-                    inode: file.key.ino,
-                    start,
-                    end,
-                    since: rfc3339(l.since),
-                    path: String::from_utf8_lossy(&raw).into_owned(),
-                    handle: Some(l.via.0),
-                });
-                raw_paths.push(raw);
-            }
-            if file.delete.pending {
-                let (who, since) = match &file.pending_by {
-                    Some((o, t)) => (Some(o.clone()), rfc3339(*t)),
-                    None => (None, rfc3339(std::time::SystemTime::now())),
-                };
-                let raw = current.clone().unwrap_or_else(|| {
-                    file.opens
-                        .first()
-                        .map(|r| r.path.as_bytes().to_vec())
-                        .unwrap_or_default()
-                });
-                rows.push(Row {
-                    row: rows.len() + 1,
-                    kind: RowKind::Pending,
-                    mandatory: true,
-                    mode: "DELETE".into(),
-                    pid: who.as_ref().map_or(0, |o| o.pid),
-                    tid: who.as_ref().map_or(0, |o| o.tid),
-                    comm: who.as_ref().map_or_else(|| "?".into(), |o| o.comm.clone()),
-                    uid: who.as_ref().map_or(0, |o| o.uid),
-                    dev: dev.clone(),
-                    inode: file.key.ino,
-                    start: 0,
-                    end: None,
-                    since,
-                    path: String::from_utf8_lossy(&raw).into_owned(),
-                    handle: None,
-                });
-                raw_paths.push(raw);
-            }
-        }
-        (rows, raw_paths)
+        let inodes = &self.backing.inodes;
+        table::rows_of(&self.core.table(), |key| {
+            inodes.by_key(key).map(|i| inodes.path_bytes_of(i.node))
+        })
     }
 }
