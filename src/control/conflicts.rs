@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::table::escape_path;
+use super::table::{escape_path, lock_range, rfc3339};
+use crate::core::{ByteLock, OpenRecord};
 
 /// The party that was refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +44,39 @@ pub struct Holder {
 }
 
 /// One refusal.
+impl Holder {
+    /// An open handle as the other party of a refusal.
+    pub fn of_open(r: &OpenRecord) -> Holder {
+        let mut holds = format!("access={} share={}", r.access.rwd(), r.share.rwd());
+        if r.delete_on_close {
+            holds.push_str(" delete_on_close");
+        }
+        Holder {
+            pid: r.owner.pid,
+            comm: r.owner.comm.clone(),
+            uid: r.owner.uid,
+            holds,
+            since: rfc3339(r.since),
+            path: r.path.to_string(),
+        }
+    }
+
+    /// A byte-range lock as the other party of a refusal.
+    pub fn of_lock(l: &ByteLock) -> Holder {
+        let (start, end) = lock_range(l);
+        let end = end.map_or_else(|| "EOF".to_string(), |e| e.to_string());
+        let mode = if l.exclusive { "EXCLUSIVE" } else { "SHARED" };
+        Holder {
+            pid: l.taker.pid,
+            comm: l.taker.comm.clone(),
+            uid: l.taker.uid,
+            holds: format!("{mode} {start}-{end}"),
+            since: rfc3339(l.since),
+            path: String::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conflict {
     /// Sequence number, increasing for the life of the mount.

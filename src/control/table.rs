@@ -202,7 +202,13 @@ pub fn rows_of(
                     .unwrap_or_default()
             })
         };
-        let mut push = |kind, mode: String, who: Option<&Owner>, range: (u64, Option<u64>), since, raw: Vec<u8>, handle: Option<HandleId>| {
+        let mut push = |kind,
+                        mode: String,
+                        who: Option<&Owner>,
+                        range: (u64, Option<u64>),
+                        since,
+                        raw: Vec<u8>,
+                        handle: Option<HandleId>| {
             rows.push(Row {
                 row: rows.len() + 1,
                 kind,
@@ -227,20 +233,46 @@ pub fn rows_of(
             if r.backup {
                 mode.push_str(" backup");
             }
-            let raw = current.clone().unwrap_or_else(|| r.path.as_bytes().to_vec());
-            push(RowKind::Share, mode, Some(&r.owner), (0, None), r.since, raw, Some(r.handle));
+            let raw = current
+                .clone()
+                .unwrap_or_else(|| r.path.as_bytes().to_vec());
+            push(
+                RowKind::Share,
+                mode,
+                Some(&r.owner),
+                (0, None),
+                r.since,
+                raw,
+                Some(r.handle),
+            );
         }
         for l in &file.locks {
             let mode = if l.exclusive { "EXCLUSIVE" } else { "SHARED" };
             let raw = opened_as(Some(l.via));
-            push(RowKind::Range, mode.into(), Some(&l.taker), lock_range(l), l.since, raw, Some(l.via));
+            push(
+                RowKind::Range,
+                mode.into(),
+                Some(&l.taker),
+                lock_range(l),
+                l.since,
+                raw,
+                Some(l.via),
+            );
         }
         if file.delete.pending {
             let (who, since) = match &file.pending_by {
                 Some((o, t)) => (Some(o.as_ref()), *t),
                 None => (None, SystemTime::now()),
             };
-            push(RowKind::Pending, "DELETE".into(), who, (0, None), since, opened_as(None), None);
+            push(
+                RowKind::Pending,
+                "DELETE".into(),
+                who,
+                (0, None),
+                since,
+                opened_as(None),
+                None,
+            );
         }
     }
     (rows, raw_paths)

@@ -1,11 +1,10 @@
 //! What the front-end reports about the core's state: conflict events (with both
 //! parties) and the lock table rows.
 
-
 use super::{FsError, SharefsFs};
 use crate::control::conflicts::{Conflict, Holder, Requester};
-use crate::control::table::{self, Row, lock_range, rfc3339};
-use crate::core::{ByteLock, OpenRecord, Owner};
+use crate::control::table::{self, Row, rfc3339};
+use crate::core::Owner;
 
 /// The symbolic name of an errno (`EBUSY`), for logs and the conflict log.
 pub(super) fn errno_name(code: i32) -> String {
@@ -25,37 +24,6 @@ pub(super) fn errno_name(code: i32) -> String {
         .find(|(c, _)| *c == code)
         .map(|(_, n)| n.to_string())
         .unwrap_or_else(|| format!("errno{code}"))
-}
-
-fn holder(r: &OpenRecord) -> Holder {
-    let mut holds = format!("access={} share={}", r.access.rwd(), r.share.rwd());
-    if r.delete_on_close {
-        holds.push_str(" delete_on_close");
-    }
-    Holder {
-        pid: r.owner.pid,
-        comm: r.owner.comm.clone(),
-        uid: r.owner.uid,
-        holds,
-        since: rfc3339(r.since),
-        path: r.path.to_string(),
-    }
-}
-
-fn lock_holder(l: &ByteLock) -> Holder {
-    let (start, end) = lock_range(l);
-    let end = end.map_or_else(|| "EOF".to_string(), |e| e.to_string());
-    Holder {
-        pid: l.taker.pid,
-        comm: l.taker.comm.clone(),
-        uid: l.taker.uid,
-        holds: format!(
-            "{} {start}-{end}",
-            if l.exclusive { "EXCLUSIVE" } else { "SHARED" }
-        ),
-        since: rfc3339(l.since),
-        path: String::new(),
-    }
 }
 
 impl SharefsFs {
@@ -110,8 +78,8 @@ impl SharefsFs {
             holders: err
                 .holders()
                 .iter()
-                .map(holder)
-                .chain(err.lock_holders().iter().map(lock_holder))
+                .map(Holder::of_open)
+                .chain(err.lock_holders().iter().map(Holder::of_lock))
                 .collect(),
         });
         let holders: Vec<String> = conflict
