@@ -24,18 +24,22 @@
 //! handle table → core shard → inode table; an inode's location mutex last. No table
 //! lock is held across a syscall.
 
+#[cfg(unix)]
 pub mod backing;
 pub mod cli;
+#[cfg(unix)]
 pub mod client;
 pub mod config;
 pub mod control;
 pub mod core;
 pub mod frontend;
+#[cfg(unix)]
 pub mod hold;
 pub mod locks_cmd;
 pub mod names;
 pub mod policy;
 pub mod policy_cmd;
+#[cfg(unix)]
 pub mod run;
 
 use cli::{Cli, Command, MountArgs};
@@ -45,10 +49,21 @@ use config::MountConfig;
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Mount(args) => run_mount(args),
+        #[cfg(unix)]
         Command::Hold(args) => hold::run(&args),
+        #[cfg(windows)]
+        Command::Hold(_) => {
+            unsupported_here("hold", "open the file with CreateFile's own share mode")
+        }
         Command::Locks(args) => locks_cmd::run_locks(&args),
         Command::Conflicts(args) => locks_cmd::run_conflicts(&args),
+        #[cfg(unix)]
         Command::Run(args) => run::run(&args),
+        #[cfg(windows)]
+        Command::Run(_) => unsupported_here(
+            "run",
+            "mount with `sharefs mount` and run the command there",
+        ),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "sharefs", &mut std::io::stdout());
@@ -65,7 +80,12 @@ pub fn run(cli: Cli) -> i32 {
             }
         }
         Command::Policy(cmd) => policy_cmd::run(&cmd),
+        #[cfg(unix)]
         Command::CheckNames(args) => names::check::run(&args.dir, args.long_paths),
+        #[cfg(windows)]
+        Command::CheckNames(_) => {
+            unsupported_here("check-names", "Windows refuses such names itself")
+        }
     }
 }
 
@@ -77,13 +97,24 @@ fn run_mount(args: MountArgs) -> i32 {
             return 2;
         }
     };
-    match frontend::fuse::session::mount(&cfg, args.daemon) {
+    #[cfg(unix)]
+    let mounted = frontend::fuse::session::mount(&cfg, args.daemon);
+    #[cfg(windows)]
+    let mounted = frontend::winfsp::mount(&cfg, args.daemon);
+    match mounted {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("sharefs: {e}");
             1
         }
     }
+}
+
+/// A subcommand that needs Linux or macOS; says what to do instead.
+#[cfg(windows)]
+fn unsupported_here(command: &str, instead: &str) -> i32 {
+    eprintln!("sharefs {command}: not available on Windows; {instead} (docs/windows.md)");
+    2
 }
 
 fn mount_config(args: &MountArgs) -> Result<MountConfig, String> {

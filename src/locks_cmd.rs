@@ -8,16 +8,27 @@ use crate::cli::{ConflictsArgs, LocksArgs};
 use crate::control::DEFAULT_CONTROL_DIR;
 use crate::control::conflicts::Conflict;
 use crate::control::table::{Row, escape_path};
-use crate::frontend::fuse::preflight::mounts;
-
 /// Mount points of every sharefs mount visible here.
+#[cfg(unix)]
 pub fn sharefs_mounts() -> Vec<PathBuf> {
-    mounts()
+    crate::frontend::fuse::preflight::mounts()
         .into_iter()
         .filter(|m| m.fs_type == "fuse.sharefs")
         .map(|m| m.mount_point)
         .collect()
 }
+
+/// Mount points of every sharefs mount visible here: Windows keeps no mount table
+/// to read, so the mountpoint must be named.
+#[cfg(windows)]
+pub fn sharefs_mounts() -> Vec<PathBuf> {
+    Vec::new()
+}
+
+#[cfg(unix)]
+const NO_MOUNT_FOUND: &str = "no sharefs mount found in /proc/self/mountinfo";
+#[cfg(windows)]
+const NO_MOUNT_FOUND: &str = "name the sharefs mount (a drive letter such as S: or a directory)";
 
 fn targets(mountpoint: &Option<PathBuf>) -> Result<Vec<PathBuf>, String> {
     match mountpoint {
@@ -25,7 +36,7 @@ fn targets(mountpoint: &Option<PathBuf>) -> Result<Vec<PathBuf>, String> {
         None => {
             let all = sharefs_mounts();
             if all.is_empty() {
-                Err("no sharefs mount found in /proc/self/mountinfo".into())
+                Err(NO_MOUNT_FOUND.into())
             } else {
                 Ok(all)
             }

@@ -1,6 +1,7 @@
 //! `sharefs policy check|explain|reload|status` (docs/policy.md).
 
 use std::io::Write;
+#[cfg(unix)]
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -9,6 +10,18 @@ use crate::control::DEFAULT_CONTROL_DIR;
 use crate::core::Classes;
 use crate::policy::file::{self, MountBase};
 use crate::policy::{Identity, OpenKinds, Process, Profile, Query};
+
+/// The user and group `policy explain` assumes when none is given: this process's.
+#[cfg(unix)]
+fn caller_ids() -> (u32, u32) {
+    std::fs::metadata("/proc/self").map_or((0, 0), |m| (m.uid(), m.gid()))
+}
+
+/// Windows has no numeric uid/gid; user rules never match there (docs/windows.md).
+#[cfg(windows)]
+fn caller_ids() -> (u32, u32) {
+    (0, 0)
+}
 
 /// Runs one `sharefs policy` subcommand; returns the exit code.
 pub fn run(cmd: &PolicyCommand) -> i32 {
@@ -91,7 +104,7 @@ fn explain(args: &ExplainArgs) -> Result<String, String> {
         },
     )
     .map_err(|e| e.to_string())?;
-    let me = std::fs::metadata("/proc/self").ok();
+    let (my_uid, my_gid) = caller_ids();
     let process =
         (args.comm.is_some() || args.exe.is_some() || args.cmdline.is_some()).then(|| {
             let comm = args.comm.clone().unwrap_or_else(|| {
@@ -114,12 +127,8 @@ fn explain(args: &ExplainArgs) -> Result<String, String> {
         kinds,
         access,
         is_dir: args.dir,
-        uid: args
-            .uid
-            .unwrap_or_else(|| me.as_ref().map_or(0, |m| m.uid())),
-        gid: args
-            .gid
-            .unwrap_or_else(|| me.as_ref().map_or(0, |m| m.gid())),
+        uid: args.uid.unwrap_or(my_uid),
+        gid: args.gid.unwrap_or(my_gid),
         identity: process.as_ref().map_or(Identity::Unneeded, Identity::Known),
     };
     let e = policy.explain(&q);
@@ -162,7 +171,8 @@ fn reload(mountpoint: &Path, control_dir: &str) -> Result<String, String> {
                 .unwrap_or("?");
             Ok(format!("policy reloaded: {rules} rules\n"))
         }
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+        // EINVAL on Linux, ERROR_INVALID_PARAMETER on Windows: the mount refused the file.
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
             let st = status(mountpoint, control_dir).unwrap_or_default();
             let why = st
                 .lines()

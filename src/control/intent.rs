@@ -181,7 +181,9 @@ impl Intent {
 
     /// Checks the open flags against the intent's access (docs/control-api.md): O_WRONLY
     /// needs write, O_RDWR needs read and write, O_TRUNC and O_APPEND need write;
-    /// O_RDONLY goes with any access, including none and delete.
+    /// O_RDONLY goes with any access, including none and delete. (Unix open flags;
+    /// Windows programs pass their access and share mode to CreateFile instead.)
+    #[cfg(unix)]
     pub fn check_flags(&self, flags: i32) -> Result<(), IntentError> {
         let Some(access) = self.access else {
             return Ok(());
@@ -330,6 +332,7 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
     #[test]
     fn open_flags_must_fit_the_access() {
         let i = |s: &str| Intent::parse(s.as_bytes()).unwrap();

@@ -8,12 +8,17 @@
 //!   cache of them keyed by directory and stamped with the directory's mtime/ctime;
 //! - [`check`]: `sharefs check-names DIR`, the same rules over a tree without mounting.
 
+// The index and the tree check work on byte names and serve the FUSE front-end; on
+// Windows the OS compares and vets names itself.
+#[cfg(unix)]
 pub mod check;
 pub mod fold;
+#[cfg(unix)]
 pub mod index;
 pub mod rules;
 
 pub use fold::{fold, fold_bytes};
+#[cfg(unix)]
 pub use index::{DirIndex, IndexCache, Resolved, Stamp};
 pub use rules::{InvalidName, check_component, check_path_len};
 
