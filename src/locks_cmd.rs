@@ -44,9 +44,26 @@ fn targets(mountpoint: &Option<PathBuf>) -> Result<Vec<PathBuf>, String> {
     }
 }
 
+/// The control directory of the mount at `mountpoint`.
+pub fn control_path(mountpoint: &Path, control_dir: &str) -> PathBuf {
+    control_path_on(mountpoint, control_dir, cfg!(windows))
+}
+
+/// On Windows a bare drive letter (`S:`, a WinFsp mount) means that drive's root, not its
+/// current directory (which `Path::join` would give: `S:.sharefs`).
+fn control_path_on(mountpoint: &Path, control_dir: &str, windows: bool) -> PathBuf {
+    let s = mountpoint.as_os_str().as_encoded_bytes();
+    if windows && s.len() == 2 && s[0].is_ascii_alphabetic() && s[1] == b':' {
+        let mut root = mountpoint.as_os_str().to_owned();
+        root.push("\\");
+        return PathBuf::from(root).join(control_dir);
+    }
+    mountpoint.join(control_dir)
+}
+
 /// Reads and parses a mount's lock table.
 pub fn read_rows(mountpoint: &Path, control_dir: &str) -> Result<Vec<Row>, String> {
-    let file = mountpoint.join(control_dir).join("locks.json");
+    let file = control_path(mountpoint, control_dir).join("locks.json");
     let text = std::fs::read_to_string(&file).map_err(|e| {
         format!(
             "cannot read {}: {e} (is {} a sharefs mount?)",
@@ -198,7 +215,7 @@ pub fn run_locks(args: &LocksArgs) -> i32 {
 }
 
 fn read_conflicts(mountpoint: &Path, control_dir: &str) -> Result<Vec<Conflict>, String> {
-    let file = mountpoint.join(control_dir).join("conflicts.json");
+    let file = control_path(mountpoint, control_dir).join("conflicts.json");
     let text = std::fs::read_to_string(&file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: malformed: {e}", file.display()))
@@ -242,5 +259,25 @@ pub fn run_conflicts(args: &ConflictsArgs) -> i32 {
         use std::io::Write;
         let _ = std::io::stdout().flush();
         std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drive_letter_means_the_drive_root_on_windows_only() {
+        let p = control_path_on(Path::new("S:"), ".sharefs", true);
+        assert_eq!(p.as_os_str().as_encoded_bytes()[..3], *b"S:\\");
+        assert!(p.as_os_str().to_string_lossy().ends_with(".sharefs"));
+        assert_eq!(
+            control_path_on(Path::new("S:"), ".sharefs", false),
+            Path::new("S:/.sharefs")
+        );
+        assert_eq!(
+            control_path_on(Path::new("/mnt/p"), ".sharefs", true),
+            Path::new("/mnt/p/.sharefs")
+        );
     }
 }

@@ -136,7 +136,7 @@ fn explain(args: &ExplainArgs) -> Result<String, String> {
 }
 
 fn control_file(mountpoint: &Path, control_dir: &str) -> std::path::PathBuf {
-    mountpoint.join(control_dir).join("policy")
+    crate::locks_cmd::control_path(mountpoint, control_dir).join("policy")
 }
 
 fn status(mountpoint: &Path, control_dir: &str) -> Result<String, String> {
