@@ -6,6 +6,10 @@
 //! the command and its children see the mount, and nothing stays mounted even if sharefs
 //! is killed. The daemon holds an fd to the directory opened before mounting over it, so
 //! it mirrors exactly the directory it covers and paths in the test suite do not change.
+//!
+//! Linux only: it needs mount namespaces. Elsewhere `run` says so; the report code below
+//! is still compiled there (type-checked, unused).
+#![cfg_attr(not(target_os = "linux"), allow(dead_code, unused_imports))]
 
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
@@ -33,6 +37,7 @@ fn fail(msg: impl std::fmt::Display) -> i32 {
 
 /// Enters a private mount namespace: as root directly, else through a user namespace
 /// that maps the caller to root inside it.
+#[cfg(target_os = "linux")]
 fn enter_private_namespace() -> Result<(), String> {
     if sys::geteuid() == 0 {
         sys::unshare(libc::CLONE_NEWNS)
@@ -67,7 +72,17 @@ fn mount_config(args: &RunArgs, dir: &Path) -> Result<MountConfig, String> {
     Ok(cfg)
 }
 
+/// `sharefs run` needs a private mount namespace, which only Linux has.
+#[cfg(not(target_os = "linux"))]
+pub fn run(_args: &RunArgs) -> i32 {
+    fail(
+        "sharefs run needs Linux mount namespaces; on this system mount with \
+         `sharefs mount BACKING MOUNTPOINT` and run the command in the mountpoint",
+    )
+}
+
 /// Runs `sharefs run`; returns the exit code.
+#[cfg(target_os = "linux")]
 pub fn run(args: &RunArgs) -> i32 {
     let cwd = match std::env::current_dir() {
         Ok(c) => c,
@@ -107,6 +122,7 @@ pub fn run(args: &RunArgs) -> i32 {
     run_mounted(args, &cfg, &dir, dir_fd, &rel)
 }
 
+#[cfg(target_os = "linux")]
 fn run_mounted(args: &RunArgs, cfg: &MountConfig, dir: &Path, dir_fd: OwnedFd, rel: &Path) -> i32 {
     let backing = match Backing::from_root_fd(dir_fd) {
         Ok(b) => b,

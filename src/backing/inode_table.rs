@@ -1,4 +1,6 @@
-//! Node ids handed to the kernel ↔ backing inodes held open as `O_PATH` fds.
+//! Node ids handed to the kernel ↔ backing inodes held open as `O_PATH` fds (Linux; on
+//! macOS directories are held as directory fds and other files by their location, see
+//! [`NodeFd`]).
 //!
 //! A node id is a counter, never the backing inode number, and a [`FileKey`] keeps its
 //! node id for the whole mount (even after the kernel forgets it), so `st_ino` is stable
@@ -10,11 +12,36 @@
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::{Arc, Mutex, RwLock};
 
+use super::sys::mode;
 use crate::core::FileKey;
+
+/// How the daemon holds a backing inode between requests. Linux: an `O_PATH` fd of any
+/// inode (I/O reopens it through `/proc/self/fd`).
+#[cfg(target_os = "linux")]
+pub type NodeFd = OwnedFd;
+/// How the daemon holds a backing inode between requests. macOS has no `O_PATH`: a
+/// directory is held as an `O_RDONLY | O_DIRECTORY` fd; anything else as `None`, reached
+/// again through its parent's fd and last known name and checked against its key
+/// (`Backing::at_location`; docs/macos.md).
+#[cfg(not(target_os = "linux"))]
+pub type NodeFd = Option<OwnedFd>;
+
+/// A directory's fd as a [`NodeFd`].
+#[cfg(target_os = "linux")]
+fn dir_node(fd: OwnedFd) -> NodeFd {
+    fd
+}
+
+/// A directory's fd as a [`NodeFd`].
+#[cfg(not(target_os = "linux"))]
+fn dir_node(fd: OwnedFd) -> NodeFd {
+    Some(fd)
+}
 
 /// The FUSE root node id.
 pub const ROOT: u64 = 1;
@@ -39,10 +66,10 @@ pub enum Kind {
 impl Kind {
     /// Classifies an `st_mode`.
     pub fn from_mode(mode: u32) -> Kind {
-        match mode & libc::S_IFMT {
-            libc::S_IFREG => Kind::File,
-            libc::S_IFDIR => Kind::Dir,
-            libc::S_IFLNK => Kind::Symlink,
+        match mode & mode::S_IFMT {
+            mode::S_IFREG => Kind::File,
+            mode::S_IFDIR => Kind::Dir,
+            mode::S_IFLNK => Kind::Symlink,
             _ => Kind::Special,
         }
     }
@@ -56,6 +83,21 @@ pub struct Location {
     pub parent: u64,
     /// Name in the parent.
     pub name: OsString,
+    /// The parent itself (macOS): a file without an fd is reopened through it, so it must
+    /// outlive the kernel's reference to the parent.
+    #[cfg(not(target_os = "linux"))]
+    pub dir: Arc<Inode>,
+}
+
+impl Location {
+    fn new(parent: &Arc<Inode>, name: &OsStr) -> Location {
+        Location {
+            parent: parent.node,
+            name: name.to_owned(),
+            #[cfg(not(target_os = "linux"))]
+            dir: parent.clone(),
+        }
+    }
 }
 
 /// One backing inode the kernel knows about.
@@ -67,8 +109,8 @@ pub struct Inode {
     pub generation: u64,
     /// Backing identity.
     pub key: FileKey,
-    /// `O_PATH` fd of the backing inode; all operations start from it.
-    pub fd: OwnedFd,
+    /// The backing inode as held between requests (see [`NodeFd`]).
+    fd: NodeFd,
     /// File type.
     pub kind: Kind,
     /// Last known name; `None` for the root.
@@ -85,7 +127,7 @@ impl Inode {
             node: 0,
             generation: 0,
             key,
-            fd,
+            fd: dir_node(fd),
             kind,
             location: Mutex::new(None),
             gate: Default::default(),
@@ -93,8 +135,21 @@ impl Inode {
     }
 
     /// The `O_PATH` fd.
+    #[cfg(target_os = "linux")]
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+
+    /// How the inode is held.
+    pub fn node_fd(&self) -> &NodeFd {
+        &self.fd
+    }
+
+    /// The fd of a directory, for `*at()` calls on its entries. Linux: the `O_PATH` fd of
+    /// any inode (a non-directory then fails in the call, `ENOTDIR`); macOS: `ENOTDIR`
+    /// for an inode that is not a directory.
+    pub fn dir_fd(&self) -> io::Result<BorrowedFd<'_>> {
+        dir_fd_of(&self.fd)
     }
 
     /// Last known parent and name.
@@ -106,12 +161,24 @@ impl Inode {
     }
 
     /// Records a new name (after lookup or rename).
-    pub fn set_location(&self, parent: u64, name: &OsStr) {
-        *self.location.lock().unwrap_or_else(|p| p.into_inner()) = Some(Location {
-            parent,
-            name: name.to_owned(),
-        });
+    pub fn set_location(&self, parent: &Arc<Inode>, name: &OsStr) {
+        *self.location.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(Location::new(parent, name));
     }
+}
+
+/// The directory fd of a [`NodeFd`] (see [`Inode::dir_fd`]).
+#[cfg(target_os = "linux")]
+pub fn dir_fd_of(fd: &NodeFd) -> io::Result<BorrowedFd<'_>> {
+    Ok(fd.as_fd())
+}
+
+/// The directory fd of a [`NodeFd`] (see [`Inode::dir_fd`]).
+#[cfg(not(target_os = "linux"))]
+pub fn dir_fd_of(fd: &NodeFd) -> io::Result<BorrowedFd<'_>> {
+    fd.as_ref()
+        .map(|fd| fd.as_fd())
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOTDIR))
 }
 
 #[derive(Debug, Default)]
@@ -139,7 +206,7 @@ impl InodeTable {
             node: ROOT,
             generation: 0,
             key: root_key,
-            fd: root_fd,
+            fd: dir_node(root_fd),
             kind: Kind::Dir,
             location: Mutex::new(None),
             gate: Default::default(),
@@ -182,9 +249,9 @@ impl InodeTable {
     pub fn remember(
         &self,
         key: FileKey,
-        fd: OwnedFd,
+        fd: NodeFd,
         kind: Kind,
-        parent: u64,
+        parent: &Arc<Inode>,
         name: &OsStr,
     ) -> Arc<Inode> {
         let mut inner = self.write();
@@ -212,10 +279,7 @@ impl InodeTable {
             key,
             fd,
             kind,
-            location: Mutex::new(Some(Location {
-                parent,
-                name: name.to_owned(),
-            })),
+            location: Mutex::new(Some(Location::new(parent, name))),
             gate: Default::default(),
         });
         inner.ids.insert(key, (node, generation));

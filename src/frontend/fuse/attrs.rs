@@ -65,10 +65,10 @@ impl SharefsFs {
             if inode.kind == Kind::Symlink {
                 return Err(FsError::errno(libc::EOPNOTSUPP));
             }
-            sys::chmod_fd(inode.fd(), mode & 0o7777)?;
+            self.backing.chmod(&inode, mode & 0o7777)?;
         }
         if change.uid.is_some() || change.gid.is_some() {
-            sys::chown_fd(inode.fd(), change.uid, change.gid)?;
+            self.backing.chown(&inode, change.uid, change.gid)?;
         }
         if let Some(size) = change.size {
             self.truncate(req, &inode, change.fh, size)?;
@@ -83,7 +83,7 @@ impl SharefsFs {
                 let (fd, c) = Backing::entry(&parent, &loc.name)?;
                 sys::utimens_at_nofollow(fd, &c, a, m)?;
             } else {
-                sys::utimens_fd(inode.fd(), a, m)?;
+                self.backing.utimens(&inode, a, m)?;
             }
         }
         let st = self.backing.stat(&inode)?;
@@ -180,9 +180,8 @@ impl SharefsFs {
             })
     }
 
-    pub(super) fn do_statfs(&self) -> Result<libc::statvfs, FsError> {
-        let root = self.inode(INodeNo(crate::backing::ROOT))?;
-        Ok(sys::fstatvfs(root.fd())?)
+    pub(super) fn do_statfs(&self) -> Result<sys::StatFs, FsError> {
+        Ok(self.backing.statfs()?)
     }
 
     pub(super) fn do_getxattr(
@@ -200,11 +199,9 @@ impl SharefsFs {
             // symlinks on Linux anyway.
             return Err(FsError::errno(libc::ENODATA));
         }
-        Ok(sys::getxattr(
-            inode.fd(),
-            &sys::cname(name)?,
-            size as usize,
-        )?)
+        Ok(self
+            .backing
+            .getxattr(&inode, &sys::cname(name)?, size as usize)?)
     }
 
     pub(super) fn do_listxattr(&self, ino: INodeNo, size: u32) -> Result<Vec<u8>, FsError> {
@@ -215,7 +212,7 @@ impl SharefsFs {
         if inode.kind == Kind::Symlink {
             return Ok(Vec::new());
         }
-        Ok(sys::listxattr(inode.fd(), size as usize)?)
+        Ok(self.backing.listxattr(&inode, size as usize)?)
     }
 
     pub(super) fn do_setxattr(
@@ -229,7 +226,9 @@ impl SharefsFs {
         if inode.kind == Kind::Symlink {
             return Err(FsError::errno(libc::EPERM));
         }
-        Ok(sys::setxattr(inode.fd(), &sys::cname(name)?, value, flags)?)
+        Ok(self
+            .backing
+            .setxattr(&inode, &sys::cname(name)?, value, flags)?)
     }
 
     pub(super) fn do_removexattr(&self, ino: INodeNo, name: &OsStr) -> Result<(), FsError> {
@@ -237,7 +236,7 @@ impl SharefsFs {
         if inode.kind == Kind::Symlink {
             return Err(FsError::errno(libc::EPERM));
         }
-        Ok(sys::removexattr(inode.fd(), &sys::cname(name)?)?)
+        Ok(self.backing.removexattr(&inode, &sys::cname(name)?)?)
     }
 
     /// access(2) when the kernel does not check permissions itself (no

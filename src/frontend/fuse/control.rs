@@ -227,13 +227,13 @@ impl SharefsFs {
             name: name.into(),
         };
         let mut v = vec![
-            entry(CONTROL_DIR, libc::S_IFDIR, "."),
-            entry(ROOT, libc::S_IFDIR, ".."),
+            entry(CONTROL_DIR, crate::backing::sys::mode::S_IFDIR, "."),
+            entry(ROOT, crate::backing::sys::mode::S_IFDIR, ".."),
         ];
         v.extend(
             FILES
                 .iter()
-                .map(|(n, node, _)| entry(*node, libc::S_IFREG, n)),
+                .map(|(n, node, _)| entry(*node, crate::backing::sys::mode::S_IFREG, n)),
         );
         Arc::new(v)
     }

@@ -69,12 +69,12 @@ impl SharefsFs {
         let mut out = vec![
             DirEntry {
                 ino: dir.node,
-                type_bits: libc::S_IFDIR,
+                type_bits: crate::backing::sys::mode::S_IFDIR,
                 name: OsString::from("."),
             },
             DirEntry {
                 ino: parent,
-                type_bits: libc::S_IFDIR,
+                type_bits: crate::backing::sys::mode::S_IFDIR,
                 name: OsString::from(".."),
             },
         ];

@@ -74,8 +74,17 @@ impl SharefsFs {
     /// Opens the `O_DIRECT` fd of a no-buffering handle; `None` (with a log line) where
     /// the backing file system refuses it.
     pub(super) fn open_direct(&self, inode: &Inode, flags: i32) -> Option<File> {
-        let flags = (flags & libc::O_ACCMODE) | libc::O_DIRECT;
-        match self.backing.open_io(inode, flags) {
+        #[cfg(target_os = "linux")]
+        let opened = self
+            .backing
+            .open_io(inode, (flags & libc::O_ACCMODE) | libc::O_DIRECT);
+        // macOS has no O_DIRECT: F_NOCACHE on the fd is its uncached I/O.
+        #[cfg(not(target_os = "linux"))]
+        let opened = self
+            .backing
+            .open_io(inode, flags & libc::O_ACCMODE)
+            .and_then(|f| sys::set_nocache(f.as_fd()).map(|()| f));
+        match opened {
             Ok(f) => Some(f),
             Err(e) => {
                 tracing::info!(

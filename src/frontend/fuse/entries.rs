@@ -1,7 +1,7 @@
 //! Names: lookup, create-like operations, unlink, rmdir, rename, readlink.
 
 use std::ffi::OsStr;
-use std::os::fd::AsFd;
+use std::sync::Arc;
 
 use fuser::{FileAttr, INodeNo, RenameFlags, Request};
 
@@ -58,7 +58,7 @@ impl SharefsFs {
     }
 
     /// Looks up a name just created by us and returns its entry.
-    fn entry_of(&self, parent: &Inode, name: &OsStr) -> Result<Entry, FsError> {
+    fn entry_of(&self, parent: &Arc<Inode>, name: &OsStr) -> Result<Entry, FsError> {
         let (inode, st) = self.backing.lookup(parent, name)?;
         Ok((attr(inode.node, &st), inode.generation))
     }
@@ -136,7 +136,7 @@ impl SharefsFs {
         let spelled = self.name_to_create(req, &newparent, newname, "link")?;
         let newname: &OsStr = &spelled;
         let (fd, c) = Backing::entry(&newparent, newname)?;
-        sys::link_fd(inode.fd(), fd, &c)?;
+        self.backing.link(&inode, fd, &c)?;
         self.entry_of(&newparent, newname)
     }
 
@@ -145,7 +145,7 @@ impl SharefsFs {
         if inode.kind != Kind::Symlink {
             return Err(FsError::errno(libc::EINVAL));
         }
-        Ok(sys::readlink_fd(inode.fd())?)
+        Ok(self.backing.readlink(&inode)?)
     }
 
     /// unlink and rmdir: DeleteFile / RemoveDirectory = an implicit open with delete
@@ -184,7 +184,7 @@ impl SharefsFs {
                 // the last close could not fail any more (SEMANTICS.md §2: a directory
                 // whose only child is pending still counts as not empty).
                 if is_dir && self.core.opens_of(key).len() > 1 {
-                    let empty = self.backing.is_dir_empty(child_fd.as_fd());
+                    let empty = self.backing.is_dir_empty(&child_fd);
                     if !matches!(empty, Ok(true)) {
                         if self.core.end_implicit(key, h).remove_name {
                             self.settle_pending(key);
@@ -302,10 +302,10 @@ impl SharefsFs {
             Err(e) => return Err(e.into()),
         };
         let raw = flags.bits();
-        if raw & libc::RENAME_NOREPLACE != 0 && target.is_some() {
+        if raw & sys::RENAME_NOREPLACE != 0 && target.is_some() {
             return Err(FsError::errno(libc::EEXIST));
         }
-        let exchange = raw & libc::RENAME_EXCHANGE != 0;
+        let exchange = raw & sys::RENAME_EXCHANGE != 0;
         let decision = self.delete_decision(req, &path, src_kind == Kind::Dir);
         let mode = decision.delete;
         let ticket = self
@@ -340,9 +340,9 @@ impl SharefsFs {
                 )
             })?;
         let result = sys::renameat2(
-            parent.fd(),
+            parent.dir_fd()?,
             &sys::cname(name)?,
-            newparent.fd(),
+            newparent.dir_fd()?,
             &sys::cname(newname)?,
             raw,
         );
@@ -351,7 +351,7 @@ impl SharefsFs {
         }
         result?;
         if let Some(inode) = self.backing.inodes.by_key(source) {
-            inode.set_location(newparent.node, newname);
+            inode.set_location(&newparent, newname);
         }
         // Under -o write_through a rename is durable when it returns: both directories.
         if self.cfg.write_through {
@@ -366,7 +366,7 @@ impl SharefsFs {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&source);
         if exchange && let Some(t) = target.and_then(|t| self.backing.inodes.by_key(t.key)) {
-            t.set_location(parent.node, name);
+            t.set_location(&parent, name);
         }
         Ok(())
     }

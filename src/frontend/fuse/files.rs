@@ -17,6 +17,7 @@ use crate::core::{Classes, FileFacts, OpenRequest, SemanticError};
 /// Open flags passed on to the backing open. `O_CREAT`/`O_EXCL` are handled by `create`;
 /// `O_NOATIME` would need the daemon to own the file; `O_DIRECT` needs aligned buffers
 /// that FUSE does not guarantee (a later issue handles no-buffering).
+#[cfg(target_os = "linux")]
 const PASSED_FLAGS: i32 = libc::O_ACCMODE
     | libc::O_APPEND
     | libc::O_TRUNC
@@ -24,6 +25,14 @@ const PASSED_FLAGS: i32 = libc::O_ACCMODE
     | libc::O_DSYNC
     | libc::O_DIRECTORY
     | libc::O_LARGEFILE;
+/// Open flags passed on to the backing open (macOS has no `O_LARGEFILE`).
+#[cfg(not(target_os = "linux"))]
+const PASSED_FLAGS: i32 = libc::O_ACCMODE
+    | libc::O_APPEND
+    | libc::O_TRUNC
+    | libc::O_SYNC
+    | libc::O_DSYNC
+    | libc::O_DIRECTORY;
 
 /// The access classes an open's flags ask for: O_RDONLY → read, O_WRONLY/O_APPEND →
 /// write, O_RDWR → both, O_TRUNC also needs write (docs/semantics.md, "Access").
@@ -50,11 +59,12 @@ fn fopen_flags() -> FopenFlags {
 /// execute) bits, as the kernel does natively. The daemon writes as root, whose
 /// CAP_FSETID would keep them, so it drops them itself.
 fn drop_set_id_bits(file: &std::fs::File) -> std::io::Result<bool> {
+    use crate::backing::sys::mode::{S_ISGID, S_ISUID, S_IXGRP};
     use std::os::unix::fs::PermissionsExt;
     let mode = file.metadata()?.permissions().mode();
-    let mut clear = libc::S_ISUID;
-    if mode & libc::S_IXGRP != 0 {
-        clear |= libc::S_ISGID;
+    let mut clear = S_ISUID;
+    if mode & S_IXGRP != 0 {
+        clear |= S_ISGID;
     }
     if mode & clear == 0 {
         return Ok(false);
@@ -509,7 +519,7 @@ impl SharefsFs {
         // Allocation, punching holes, collapsing and inserting ranges all change the
         // bytes of the range (or beyond it): locks apply as to a write of the range,
         // and collapse/insert move everything after it, so they hold the whole file.
-        let shifts = mode & (libc::FALLOC_FL_COLLAPSE_RANGE | libc::FALLOC_FL_INSERT_RANGE) != 0;
+        let shifts = sys::fallocate_shifts(mode);
         let (from, len) = if shifts {
             (offset, u64::MAX - offset)
         } else {

@@ -9,7 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use fuser::{INodeNo, Request};
 
 use super::{FsError, SharefsFs};
-use crate::backing::{Kind, key_of, sys};
+use crate::backing::{Backing, Kind, key_of, sys};
 use crate::control::{IOC_GET_DELETE, IOC_RENAME, IOC_SET_DELETE};
 use crate::core::{DeleteMode, RenameRequest, RenameTarget};
 
@@ -40,7 +40,10 @@ impl SharefsFs {
                 let delete = u32_arg(in_data)? != 0;
                 let inode = &h.inode;
                 // A non-empty directory cannot be deleted (STATUS_DIRECTORY_NOT_EMPTY).
-                if delete && inode.kind == Kind::Dir && !self.backing.is_dir_empty(inode.fd())? {
+                if delete
+                    && inode.kind == Kind::Dir
+                    && !self.backing.is_dir_empty(inode.node_fd())?
+                {
                     return Err(FsError::errno(libc::ENOTEMPTY));
                 }
                 let facts = self.facts_of(inode);
@@ -93,10 +96,9 @@ impl SharefsFs {
             return Err(FsError::errno(libc::EPERM));
         }
         let root = self.inode(INodeNo(crate::backing::ROOT))?;
-        let mut dir = sys::reopen(root.fd(), libc::O_PATH)?;
+        let mut dir = self.backing.dup_dir(&root)?;
         for part in dirs {
-            let c = sys::cname(OsStr::from_bytes(part))?;
-            dir = sys::open_beneath(dir.as_fd(), &c, libc::O_PATH | libc::O_DIRECTORY, 0)?;
+            dir = Backing::open_dir_at(dir.as_fd(), OsStr::from_bytes(part))?;
         }
         Ok((dir, OsStr::from_bytes(last)))
     }
@@ -128,15 +130,12 @@ impl SharefsFs {
             return Err(crate::core::SemanticError::DeletePending.into());
         }
         let target_c = sys::cname(target_name)?;
-        let target = match sys::open_beneath(target_dir.as_fd(), &target_c, libc::O_PATH, 0) {
-            Ok(fd) => {
-                let st = sys::fstat(fd.as_fd())?;
-                Some(RenameTarget {
-                    key: key_of(&st),
-                    is_dir: Kind::from_mode(st.st_mode) == Kind::Dir,
-                    facts: self.facts_of_stat(&st),
-                })
-            }
+        let target = match Backing::probe_at(target_dir.as_fd(), target_name) {
+            Ok((_, st)) => Some(RenameTarget {
+                key: key_of(&st),
+                is_dir: Kind::from_mode(st.st_mode) == Kind::Dir,
+                facts: self.facts_of_stat(&st),
+            }),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
             Err(e) => return Err(e.into()),
         };
@@ -175,9 +174,9 @@ impl SharefsFs {
                 e.into(),
             )
         })?;
-        let flags = if replace { 0 } else { libc::RENAME_NOREPLACE };
+        let flags = if replace { 0 } else { sys::RENAME_NOREPLACE };
         let result = sys::renameat2(
-            src_parent.fd(),
+            src_parent.dir_fd()?,
             &sys::cname(&loc.name)?,
             target_dir.as_fd(),
             &target_c,
@@ -192,19 +191,24 @@ impl SharefsFs {
         let mut names = self.pending_names.lock().unwrap_or_else(|p| p.into_inner());
         names.remove(&inode.key);
         if let Some(parent) = self.backing.inodes.by_key(target_parent_key) {
-            inode.set_location(parent.node, target_name);
+            inode.set_location(&parent, target_name);
             self.invalidator.entry(parent.node, target_name);
         } else {
             // The kernel has never looked the target directory up, so the inode table
             // cannot name the new location: keep it here for a later delete.
+            let parent = std::sync::Arc::new(crate::backing::Inode::detached(
+                target_dir,
+                target_parent_key,
+                Kind::Dir,
+            ));
+            // macOS reaches a file without an fd through its location, so it needs the
+            // new one even in a directory the kernel does not know (docs/macos.md).
+            #[cfg(not(target_os = "linux"))]
+            inode.set_location(&parent, target_name);
             names.insert(
                 inode.key,
                 super::PendingName {
-                    parent: std::sync::Arc::new(crate::backing::Inode::detached(
-                        target_dir,
-                        target_parent_key,
-                        Kind::Dir,
-                    )),
+                    parent,
                     name: target_name.to_owned(),
                     is_dir: inode.kind == Kind::Dir,
                 },

@@ -72,6 +72,7 @@ impl std::fmt::Debug for LockWaiters {
 
 /// Whether a thread has a signal it will act on as soon as its syscall returns:
 /// pending (thread or process) and neither blocked nor ignored.
+#[cfg(target_os = "linux")]
 fn signal_pending(tid: u32) -> Option<bool> {
     let text = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
     let mut pending = 0u64;
@@ -98,6 +99,23 @@ fn signal_pending(tid: u32) -> Option<bool> {
     }
     Some(pending & !masked != 0)
 }
+
+/// macOS: another process's pending signals cannot be read, so a waiting request is
+/// never answered EINTR; it is dropped once its process is gone (macFUSE sends the
+/// process id). Documented in docs/macos.md.
+#[cfg(not(target_os = "linux"))]
+fn signal_pending(pid: u32) -> Option<bool> {
+    crate::backing::sys::pid_alive(pid).then_some(false)
+}
+
+/// Lock types as FUSE carries them, `i32` (macOS's `F_*LCK` are `c_short`; the values
+/// are the platform's own, which is what its kernel sends).
+#[allow(clippy::unnecessary_cast)]
+const F_RDLCK: i32 = libc::F_RDLCK as i32;
+#[allow(clippy::unnecessary_cast)]
+const F_WRLCK: i32 = libc::F_WRLCK as i32;
+#[allow(clippy::unnecessary_cast)]
+const F_UNLCK: i32 = libc::F_UNLCK as i32;
 
 impl LockWaiters {
     fn start_watcher(self: &Arc<Self>) {
@@ -221,19 +239,15 @@ impl SharefsFs {
         typ: i32,
     ) -> Result<(u64, u64, i32, u32), FsError> {
         let h = self.handle_of(ino, fh)?;
-        let request = self.lock_request(req, &h, lock_owner, start, end, typ == libc::F_WRLCK);
+        let request = self.lock_request(req, &h, lock_owner, start, end, typ == F_WRLCK);
         Ok(
             match self.core.lock_conflicts(h.inode.key, &request).first() {
                 Some(l) => {
                     let last = (l.end().saturating_sub(1)).min(OFFSET_MAX as u128) as u64;
-                    let t = if l.exclusive {
-                        libc::F_WRLCK
-                    } else {
-                        libc::F_RDLCK
-                    };
+                    let t = if l.exclusive { F_WRLCK } else { F_RDLCK };
                     (l.start, last, t, l.taker.pid)
                 }
-                None => (start, end, libc::F_UNLCK, 0),
+                None => (start, end, F_UNLCK, 0),
             },
         )
     }
@@ -258,7 +272,7 @@ impl SharefsFs {
             Err(e) => return reply.error(self.errno(&e)),
         };
         let key = h.inode.key;
-        if typ == libc::F_UNLCK {
+        if typ == F_UNLCK {
             let request = self.lock_request(req, &h, lock_owner, start, end, false);
             let result = self.core.unlock(
                 key,
@@ -273,7 +287,7 @@ impl SharefsFs {
                 Err(e) => reply.error(self.errno(&FsError::Denied(e))),
             };
         }
-        let request = self.lock_request(req, &h, lock_owner, start, end, typ == libc::F_WRLCK);
+        let request = self.lock_request(req, &h, lock_owner, start, end, typ == F_WRLCK);
         let granted = {
             let _g = h.inode.gate.enter(request.start, request.len, true);
             self.core.lock(key, &request)

@@ -281,7 +281,11 @@ fn attr(node: u64, st: &Stat) -> FileAttr {
         atime: time(st.st_atime, st.st_atime_nsec),
         mtime: time(st.st_mtime, st.st_mtime_nsec),
         ctime: time(st.st_ctime, st.st_ctime_nsec),
-        crtime: UNIX_EPOCH,
+        // Birth time where the backing filesystem records it (Linux statx STATX_BTIME,
+        // macOS st_birthtime). Linux FUSE does not pass it on to callers; macFUSE does.
+        crtime: st
+            .st_birthtime
+            .map_or(UNIX_EPOCH, |(sec, nsec)| time(sec, nsec)),
         kind: file_type(st.st_mode),
         perm: (st.st_mode & 0o7777) as u16,
         nlink: st.st_nlink as u32,
@@ -303,13 +307,34 @@ fn time(sec: i64, nsec: i64) -> SystemTime {
 }
 
 fn file_type(mode: u32) -> FileType {
-    match mode & libc::S_IFMT {
-        libc::S_IFDIR => FileType::Directory,
-        libc::S_IFLNK => FileType::Symlink,
-        libc::S_IFIFO => FileType::NamedPipe,
-        libc::S_IFSOCK => FileType::Socket,
-        libc::S_IFCHR => FileType::CharDevice,
-        libc::S_IFBLK => FileType::BlockDevice,
+    use crate::backing::sys::mode::*;
+    match mode & S_IFMT {
+        S_IFDIR => FileType::Directory,
+        S_IFLNK => FileType::Symlink,
+        S_IFIFO => FileType::NamedPipe,
+        S_IFSOCK => FileType::Socket,
+        S_IFCHR => FileType::CharDevice,
+        S_IFBLK => FileType::BlockDevice,
         _ => FileType::RegularFile,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crtime_is_the_birth_time_or_the_epoch() {
+        let mut st = Stat {
+            st_mode: crate::backing::sys::mode::S_IFREG | 0o644,
+            st_birthtime: Some((1_700_000_000, 250)),
+            ..Stat::default()
+        };
+        assert_eq!(
+            attr(70, &st).crtime,
+            UNIX_EPOCH + Duration::new(1_700_000_000, 250)
+        );
+        st.st_birthtime = None;
+        assert_eq!(attr(70, &st).crtime, UNIX_EPOCH);
     }
 }

@@ -5,16 +5,17 @@
 
 use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
+#[cfg(target_os = "linux")]
 use std::fs::File;
-use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
+#[cfg(target_os = "linux")]
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use fuser::Request;
 
 use super::{FsError, SharefsFs};
-use crate::backing::{Inode, Stat, sys};
+use crate::backing::{Inode, NodeFd, Stat};
 use crate::core::SemanticError;
 use crate::names::{DirIndex, NameMode, Resolved, Stamp, check_component, check_path_len};
 
@@ -31,8 +32,11 @@ impl SharefsFs {
             (st.st_ctime, st.st_ctime_nsec),
         );
         Ok(self.name_index.get(dir.node, stamp, || {
-            let fd = sys::reopen(dir.fd(), libc::O_RDONLY | libc::O_DIRECTORY)?;
-            let list = self.backing.list(&File::from(fd))?;
+            let list = self.backing.list(
+                &self
+                    .backing
+                    .open_io(dir, libc::O_RDONLY | libc::O_DIRECTORY)?,
+            )?;
             Ok::<_, std::io::Error>(DirIndex::build(list.into_iter().map(|e| e.name)))
         })?)
     }
@@ -65,7 +69,7 @@ impl SharefsFs {
         &self,
         parent: &Inode,
         name: &'a OsStr,
-    ) -> Result<(OwnedFd, Stat, Cow<'a, OsStr>), FsError> {
+    ) -> Result<(NodeFd, Stat, Cow<'a, OsStr>), FsError> {
         match self.backing.probe(parent, name) {
             Ok((fd, st)) => Ok((fd, st, Cow::Borrowed(name))),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
@@ -161,6 +165,7 @@ impl SharefsFs {
     /// must see the new spelling as absent. Reads the thread's current system call and
     /// its new-path argument from /proc; when they cannot be read, a lookup during any
     /// rename call counts as the target's.
+    #[cfg(target_os = "linux")]
     pub(super) fn is_rename_target_lookup(&self, tid: u32, name: &OsStr) -> bool {
         let Ok(text) = std::fs::read_to_string(format!("/proc/{tid}/syscall")) else {
             return false;
@@ -195,7 +200,18 @@ impl SharefsFs {
     }
 }
 
+/// Without `/proc/TID/syscall` (macOS) a lookup cannot tell a rename's target from any
+/// other lookup: never treated as one, so a case-only rename through the mount is a
+/// no-op there (docs/macos.md).
+#[cfg(not(target_os = "linux"))]
+impl SharefsFs {
+    pub(super) fn is_rename_target_lookup(&self, _tid: u32, _name: &OsStr) -> bool {
+        false
+    }
+}
+
 /// A NUL-terminated string from another thread's memory (at most PATH_MAX bytes).
+#[cfg(target_os = "linux")]
 fn read_c_string(tid: u32, addr: u64) -> Option<Vec<u8>> {
     let mem = File::open(format!("/proc/{tid}/mem")).ok()?;
     let mut out = Vec::new();

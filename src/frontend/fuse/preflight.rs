@@ -161,6 +161,17 @@ fn check_mountpoint(path: &Path, nonempty: bool) -> Result<PathBuf, PreflightErr
     Ok(canonical)
 }
 
+/// macOS mounts through macFUSE: its filesystem bundle must be installed.
+#[cfg(not(target_os = "linux"))]
+fn check_fuse_device() -> Result<(), PreflightError> {
+    if Path::new("/Library/Filesystems/macfuse.fs").exists() {
+        Ok(())
+    } else {
+        err("macFUSE is not installed (/Library/Filesystems/macfuse.fs is missing): install it from https://macfuse.github.io/ (or `brew install --cask macfuse`) and allow its system extension".to_string())
+    }
+}
+
+#[cfg(target_os = "linux")]
 fn check_fuse_device() -> Result<(), PreflightError> {
     match fs::OpenOptions::new().read(true).write(true).open("/dev/fuse") {
         Ok(_) => Ok(()),

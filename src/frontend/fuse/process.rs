@@ -2,6 +2,10 @@
 //! uid/gid; the process (thread group), its name, supplementary groups, executable and
 //! command line come from `/proc`, cached briefly because thread ids are reused. The
 //! executable and command line are read only when a policy rule asks for them.
+//!
+//! macOS has no `/proc`: macFUSE's header carries the process id itself, its name and
+//! executable come from libproc (`proc_name`, `proc_pidpath`), and the command line and
+//! supplementary groups are not known (docs/macos.md).
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -16,6 +20,7 @@ use crate::policy::Process;
 const TTL: Duration = Duration::from_secs(2);
 
 /// Longest command line kept for policy matching.
+#[cfg(target_os = "linux")]
 const MAX_CMDLINE: usize = 4096;
 
 /// What `/proc/TID/status` said about a thread's process; `exited` when it could not be
@@ -79,9 +84,7 @@ impl ProcessResolver {
         e.identity
             .get_or_init(|| {
                 let pid = e.pid;
-                let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
-                    .ok()
-                    .map(|p| Arc::from(p.to_string_lossy().as_ref()));
+                let exe = read_exe(pid);
                 let cmdline = read_cmdline(pid);
                 // Gone between the status and these reads: its comm alone is not to be
                 // trusted to be the same process.
@@ -132,11 +135,71 @@ impl ProcessResolver {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn proc_exists(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
+#[cfg(not(target_os = "linux"))]
+fn proc_exists(pid: u32) -> bool {
+    crate::backing::sys::pid_alive(pid)
+}
+
+/// The executable of a process (`/proc/PID/exe`).
+#[cfg(target_os = "linux")]
+fn read_exe(pid: u32) -> Option<Arc<str>> {
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .map(|p| Arc::from(p.to_string_lossy().as_ref()))
+}
+
+/// The executable of a process (`proc_pidpath`).
+#[cfg(target_os = "macos")]
+fn read_exe(pid: u32) -> Option<Arc<str>> {
+    crate::backing::sys::proc_path(pid).map(|p| Arc::from(p.as_str()))
+}
+
+/// No way to know the executable elsewhere.
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+fn read_exe(_pid: u32) -> Option<Arc<str>> {
+    None
+}
+
+/// Another process's arguments need `sysctl(KERN_PROCARGS2)` on macOS: not read, so
+/// policy rules on the command line never match there.
+#[cfg(not(target_os = "linux"))]
+fn read_cmdline(_pid: u32) -> Option<Arc<str>> {
+    None
+}
+
+/// The process behind a request on macOS: macFUSE passes the process id (there is no
+/// thread id to map), named by `proc_name`; `None` when the process is gone.
+#[cfg(target_os = "macos")]
+fn read_status(pid: u32) -> Option<Entry> {
+    let name = crate::backing::sys::proc_name(pid)?;
+    Some(Entry {
+        pid,
+        comm: Arc::from(name.as_str()),
+        groups: Arc::from([]),
+        exited: false,
+        identity: OnceLock::new(),
+    })
+}
+
+/// No process information elsewhere: the id stands for itself while it exists.
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+fn read_status(pid: u32) -> Option<Entry> {
+    proc_exists(pid).then(|| Entry {
+        pid,
+        comm: Arc::from("?"),
+        groups: Arc::from([]),
+        exited: false,
+        identity: OnceLock::new(),
+    })
+}
+
 /// `/proc/PID/cmdline` with arguments joined by single spaces (bounded).
+#[cfg(target_os = "linux")]
 fn read_cmdline(pid: u32) -> Option<Arc<str>> {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let raw = &raw[..raw.len().min(MAX_CMDLINE)];
@@ -146,6 +209,7 @@ fn read_cmdline(pid: u32) -> Option<Arc<str>> {
 }
 
 /// Parses `Name:`, `Tgid:` and `Groups:` from `/proc/TID/status`.
+#[cfg(target_os = "linux")]
 fn read_status(tid: u32) -> Option<Entry> {
     let text = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
     let mut name = None;
@@ -187,6 +251,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn identity_has_exe_cmdline_and_groups() {
         let r = ProcessResolver::new();
         let me = std::process::id();

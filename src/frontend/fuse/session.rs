@@ -107,7 +107,8 @@ fn load_policy(cfg: &MountConfig) -> Result<Arc<crate::policy::PolicyHandle>, Mo
     crate::policy::PolicyHandle::for_mount(cfg).map_err(|e| MountError(e.to_string()))
 }
 
-/// A mount served by background threads of this process (`sharefs run`).
+/// A mount served by background threads of this process (`sharefs run`, Linux only).
+#[cfg(target_os = "linux")]
 pub struct BackgroundMount {
     session: fuser::BackgroundSession,
     mountpoint: std::path::PathBuf,
@@ -115,6 +116,7 @@ pub struct BackgroundMount {
     pub conflicts: Arc<crate::control::conflicts::ConflictLog>,
 }
 
+#[cfg(target_os = "linux")]
 impl BackgroundMount {
     /// Lazily unmounts and waits (at most `wait`) for the session to end; processes
     /// that still hold files in the mount keep it alive, detached, until they exit.
@@ -138,6 +140,7 @@ impl BackgroundMount {
 /// Mounts `backing` on `mountpoint` (which may be the very directory `backing` was
 /// opened from: the daemon mirrors it through the fd it holds) and serves it from
 /// background threads. Root only (mount(2) directly).
+#[cfg(target_os = "linux")]
 pub fn mount_in_background(
     backing: Backing,
     cfg: &MountConfig,
@@ -235,12 +238,18 @@ fn serve(
             let _ = std::fs::File::from(fd).write_all(msg.as_bytes());
         }
     };
+    // Mounting with mount(2) directly is Linux's; macOS always mounts through fuser
+    // (macFUSE's mount helper).
+    #[cfg(target_os = "linux")]
     let direct = sys::geteuid() == 0 && !options.mount_options.contains(&MountOption::AutoUnmount);
+    #[cfg(target_os = "linux")]
     let session = if direct {
         direct_session(fs, mountpoint, options)
     } else {
         Session::new(fs, mountpoint, options)
     };
+    #[cfg(not(target_os = "linux"))]
+    let session = Session::new(fs, mountpoint, options);
     let mut session = match session {
         Ok(s) => s,
         Err(e) => {
@@ -252,13 +261,19 @@ fn serve(
     if let Err(e) = invalidator.start(session.notifier()) {
         tracing::warn!("cannot start the invalidation thread: {e}");
     }
-    let unmount: Box<dyn FnMut() + Send> = if direct {
+    #[cfg(target_os = "linux")]
+    let direct_unmount = direct.then(|| {
         let target = sys::cname(mountpoint.as_os_str()).unwrap_or_default();
         Box::new(move || {
             if let Err(e) = sys::umount_detach(&target) {
                 tracing::error!("unmount failed: {e}");
             }
-        })
+        }) as Box<dyn FnMut() + Send>
+    });
+    #[cfg(not(target_os = "linux"))]
+    let direct_unmount = None;
+    let unmount: Box<dyn FnMut() + Send> = if let Some(unmount) = direct_unmount {
+        unmount
     } else {
         let mut unmounter = session.unmount_callable();
         Box::new(move || {
@@ -322,6 +337,7 @@ fn watch_signals(
 
 /// Mounts as root with mount(2) directly, so the mount table shows the type
 /// `fuse.sharefs` (fuser's own root path always says `fuse`), then serves the fd.
+#[cfg(target_os = "linux")]
 fn direct_session(
     fs: SharefsFs,
     mountpoint: &std::path::Path,
