@@ -20,6 +20,7 @@
 //!   3514/14505 at 64 KiB, 138/259 and 398/770 at 1 MiB; ordinary buffers: 260/149766,
 //!   3999/12702, 257/491. So the harness does see tearing where there is some
 //!   (`bindfs_negative_control_shows_the_harness_detects_tearing` prints the counts).
+#![cfg(target_os = "linux")] // Mounts through Linux FUSE (/dev/fuse, fusermount3, /proc).
 
 mod common;
 

@@ -9,6 +9,7 @@
 //! EAGAIN); windows_locks unlock without an exact match → ENOLCK; two-party deadlock on
 //! F_SETLKW → EDEADLK; interrupted F_SETLKW → EINTR (Python retries after running the
 //! handler, PEP 475).
+#![cfg(target_os = "linux")] // Mounts through Linux FUSE (/dev/fuse, fusermount3, /proc).
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! External conformance suites over a real mount: pjdfstest (POSIX syscall semantics)
 //! and fsx (random I/O with every read verified). Under `CI=true` a missing tool fails
 //! the test; elsewhere it is reported as skipped. See tests/conformance/README.md.
+#![cfg(target_os = "linux")] // Mounts through Linux FUSE (/dev/fuse, fusermount3, /proc).
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The control API through a real mount (docs/control-api.md): every key, word and
 //! error of the intent file, per-thread intents, expiry, the delete and rename ioctls,
 //! delete-on-close, attribute-only opens, and `sharefs hold`.
+#![cfg(target_os = "linux")] // Mounts through Linux FUSE (/dev/fuse, fusermount3, /proc).
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! mount that `sharefs mount` explains; bad command lines get a clear message and an
 //! exit code and touch nothing; a backing directory that vanishes while mounted gives
 //! errors, not a dead daemon.
+#![cfg(target_os = "linux")] // Mounts through Linux FUSE (/dev/fuse, fusermount3, /proc).
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Write-through and no-buffering through a real mount (SEMANTICS.md §5): which writes
 //! take the synchronous path, what survives a daemon killed mid-write, and ENOSPC.
+#![cfg(target_os = "linux")] // Mounts through Linux FUSE (/dev/fuse, fusermount3, /proc).
 
 mod common;
 

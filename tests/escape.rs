@@ -16,6 +16,7 @@
 //! caller reaches by following a symlink lands in that tmpfs; only the daemon, which
 //! stays in the host namespace, could reach the real `outside/`. So "the real
 //! `outside/` is untouched" proves precisely that the daemon did not follow.
+#![cfg(target_os = "linux")] // Mounts through Linux FUSE (/dev/fuse, fusermount3, /proc).
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! The lock table and the conflict log through a real mount (docs/lock-table.md).
+#![cfg(target_os = "linux")] // Mounts through Linux FUSE (/dev/fuse, fusermount3, /proc).
 
 mod common;
 

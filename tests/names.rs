@@ -1,6 +1,7 @@
 //! `-o names=windows` through a real mount, with unmodified programs (docs/names.md):
 //! case-insensitive, case-preserving lookups, the Win32 name rules on creation, and
 //! what `git checkout` does with a repository holding Readme.md and README.md.
+#![cfg(target_os = "linux")] // Mounts through Linux FUSE (/dev/fuse, fusermount3, /proc).
 
 mod common;
 

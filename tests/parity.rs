@@ -3,6 +3,7 @@
 //! modes must not interfere), from identical trees. Every result (value or errno name)
 //! must be the same, stat fields included (st_mode, st_size, st_nlink, st_uid, st_gid;
 //! not inode numbers, and times only where an operation set them explicitly).
+#![cfg(target_os = "linux")] // Mounts through Linux FUSE (/dev/fuse, fusermount3, /proc).
 
 mod common;
 

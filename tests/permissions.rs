@@ -1,5 +1,6 @@
 //! With allow_other, permissions are enforced for the caller, not for the daemon's user;
 //! and a write by an unprivileged user drops set-id bits as the kernel does natively.
+#![cfg(target_os = "linux")] // Mounts through Linux FUSE (/dev/fuse, fusermount3, /proc).
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! `sharefs policy reload`, `.sharefs/policy`) changes new opens only; a malformed file
 //! is refused at mount and on reload, where the old policy stays. Files are held open
 //! by this test process itself (its comm matches no rule).
+#![cfg(target_os = "linux")] // Mounts through Linux FUSE (/dev/fuse, fusermount3, /proc).
 
 mod common;
 

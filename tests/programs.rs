@@ -4,6 +4,7 @@
 //! Every test uses the default profile (windows: share read and write, never delete):
 //! none of these programs deletes or renames a file another process holds open, so
 //! none of them should notice the Windows semantics. No test needs `--profile posix`.
+#![cfg(target_os = "linux")] // Mounts through Linux FUSE (/dev/fuse, fusermount3, /proc).
 
 mod common;
 
@@ -618,4 +619,20 @@ fn lock_file_close_then_rename_or_unlink_never_sees_its_own_closed_handle() {
          rounds: {}",
         parts.next().unwrap_or("")
     );
+}
+
+/// Creation time: the daemon fills FUSE's `crtime` from the backing file's birth time
+/// (unit tests in `src/backing` and `src/frontend/fuse` check that). Linux FUSE does not
+/// carry it to callers (the kernel's STATX request falls back to GETATTR, which has no
+/// birth time), so through the mount `created()` is either unsupported or, should a
+/// kernel pass it on, the backing file's own.
+#[test]
+fn creation_time_through_the_mount_is_absent_or_the_backing_files() {
+    let m = Mount::new(&[]);
+    fs::write(m.path("born"), b"x").unwrap();
+    let through = fs::metadata(m.path("born")).unwrap().created();
+    let backing = fs::metadata(m.backing_path("born")).unwrap().created();
+    if let Ok(t) = through {
+        assert_eq!(Some(t), backing.ok(), "crtime seen through the mount");
+    }
 }

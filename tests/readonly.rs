@@ -2,6 +2,7 @@
 //! dlls/kernel32/tests/file.c: test_file_readonly_access, test_DeleteFileA): a regular
 //! file with no write bit for anyone cannot be deleted, replaced, written or truncated,
 //! not even by root; renaming it and changing its mode stay allowed.
+#![cfg(target_os = "linux")] // Mounts through Linux FUSE (/dev/fuse, fusermount3, /proc).
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! `sharefs run` through real (private) mounts: in-place mirroring, exit statuses, the
 //! conflict report, signals, and nothing left mounted.
+#![cfg(target_os = "linux")] // Mounts through Linux FUSE (/dev/fuse, fusermount3, /proc).
 
 mod common;
 

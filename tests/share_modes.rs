@@ -1,6 +1,7 @@
 //! Share modes, delete pending and the rename rules through a real mount, with
 //! unmodified programs (SEMANTICS.md §1–3, §7). Every test first proves the holder
 //! really holds the file open.
+#![cfg(target_os = "linux")] // Mounts through Linux FUSE (/dev/fuse, fusermount3, /proc).
 
 mod common;
 
