@@ -9,6 +9,12 @@ use super::{FsError, SharefsFs, attr};
 use crate::backing::{Backing, Kind, sys};
 use crate::core::Classes;
 
+/// "No such attribute": `ENODATA` on Linux, `ENOATTR` on macOS.
+#[cfg(target_os = "linux")]
+const NO_XATTR: i32 = libc::ENODATA;
+#[cfg(not(target_os = "linux"))]
+const NO_XATTR: i32 = libc::ENOATTR;
+
 /// What a setattr asks to change.
 #[derive(Debug, Default)]
 pub(super) struct AttrChange {
@@ -191,13 +197,13 @@ impl SharefsFs {
         size: u32,
     ) -> Result<Vec<u8>, FsError> {
         if super::control::is_virtual(ino.0) {
-            return Err(FsError::errno(libc::ENODATA));
+            return Err(FsError::errno(NO_XATTR));
         }
         let inode = self.inode(ino)?;
         if inode.kind == Kind::Symlink {
             // Reaching a symlink's own xattrs needs its name; user.* cannot be set on
             // symlinks on Linux anyway.
-            return Err(FsError::errno(libc::ENODATA));
+            return Err(FsError::errno(NO_XATTR));
         }
         Ok(self
             .backing
