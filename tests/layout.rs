@@ -58,3 +58,44 @@ fn core_is_platform_free() {
         violations.join("\n")
     );
 }
+
+/// The only files allowed to contain `unsafe` code: the syscall module of each platform.
+const UNSAFE_HOMES: &[&str] = &["src/backing/sys.rs", "src/frontend/winfsp/nt.rs"];
+
+/// `unsafe` lives in one syscall module per platform (Linux/macOS `backing/sys.rs`,
+/// Windows `frontend/winfsp/nt.rs`), and every unsafe block or impl there has a
+/// `// SAFETY:` comment in the lines just above it.
+#[test]
+fn unsafe_only_in_syscall_modules_with_safety_comments() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    files.sort();
+    let mut violations = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(root).unwrap_or(file);
+        let rel_str = rel.to_string_lossy().replace('\\', "/");
+        let text = fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let lines: Vec<&str> = text.lines().collect();
+        for (n, line) in lines.iter().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if !code.contains("unsafe") {
+                continue;
+            }
+            if !UNSAFE_HOMES.contains(&rel_str.as_str()) {
+                violations.push(format!("{rel_str}:{}: unsafe outside a syscall module", n + 1));
+                continue;
+            }
+            // Declarations of foreign functions and `unsafe fn` signatures carry their
+            // contract in docs; blocks and impls need a SAFETY line right above.
+            let is_block = code.contains("unsafe {") || code.contains("unsafe impl");
+            let documented = lines[n.saturating_sub(6)..n]
+                .iter()
+                .any(|l| l.contains("SAFETY:"));
+            if is_block && !documented {
+                violations.push(format!("{rel_str}:{}: unsafe without a SAFETY comment", n + 1));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
