@@ -466,3 +466,42 @@ print(repr(open(p('.sharefs/intent')).read()))
         "{out}"
     );
 }
+
+/// Rename by handle takes its delete mode from the policy, as rename by path does: under
+/// a `delete = "posix"` rule a directory with an open file below it may be renamed
+/// through a handle; elsewhere (classic) the same rename is access denied.
+#[test]
+fn rename_ioctl_uses_the_policy_delete_mode() {
+    require_fuse!();
+    let dir = tempfile::Builder::new()
+        .prefix("sharefs-policy-")
+        .tempdir()
+        .unwrap();
+    let policy = dir.path().join("policy.toml");
+    fs::write(
+        &policy,
+        "[[rule]]\nname = \"posix deletes\"\npath = \"px/**\"\ndelete = \"posix\"\n",
+    )
+    .unwrap();
+    let m = Mount::with_setup(&["--policy", policy.to_str().unwrap()], |b| {
+        for d in ["px/sub", "cl/sub"] {
+            fs::create_dir_all(b.join(d)).unwrap();
+            fs::write(b.join(d).join("f"), b"x").unwrap();
+        }
+    });
+    let out = py(
+        &m.mnt,
+        r#"
+res = []
+for top in ('px', 'cl'):
+    child = open(p(top + '/sub/f'))
+    intent('access=read,delete share=read,write,delete')
+    dfd = os.open(p(top + '/sub'), os.O_RDONLY | os.O_DIRECTORY)
+    res.append(err(lambda: sc.rename(dfd, top + '/moved')))
+    os.close(dfd)
+    child.close()
+print(' '.join(res))
+"#,
+    );
+    assert_eq!(out, "OK EACCES", "{out}\n{}", m.log());
+}

@@ -144,7 +144,10 @@ impl SharefsFs {
         }
         let owner = self.owner(req);
         let path = self.path_of(inode.node);
-        let mode = self.cfg.delete_mode;
+        // The policy's delete mode and errno for this caller and path, as for a rename
+        // by path (entries.rs).
+        let decision = self.delete_decision(req, &path, inode.kind == Kind::Dir);
+        let mode = decision.delete;
         let open_descendants = if inode.kind == Kind::Dir && mode == DeleteMode::Classic {
             self.open_records_below(inode.key)
         } else {
@@ -163,7 +166,8 @@ impl SharefsFs {
             source_handle: Some(h.core),
         };
         let ticket = self.core.begin_rename(&request).map_err(|e| {
-            self.refused(
+            self.refused_with(
+                decision.errno.errno(),
                 "rename_by_handle",
                 &path,
                 &owner,
