@@ -83,7 +83,10 @@ fn unsafe_only_in_syscall_modules_with_safety_comments() {
                 continue;
             }
             if !UNSAFE_HOMES.contains(&rel_str.as_str()) {
-                violations.push(format!("{rel_str}:{}: unsafe outside a syscall module", n + 1));
+                violations.push(format!(
+                    "{rel_str}:{}: unsafe outside a syscall module",
+                    n + 1
+                ));
                 continue;
             }
             // Declarations of foreign functions and `unsafe fn` signatures carry their
@@ -93,7 +96,10 @@ fn unsafe_only_in_syscall_modules_with_safety_comments() {
                 .iter()
                 .any(|l| l.contains("SAFETY:"));
             if is_block && !documented {
-                violations.push(format!("{rel_str}:{}: unsafe without a SAFETY comment", n + 1));
+                violations.push(format!(
+                    "{rel_str}:{}: unsafe without a SAFETY comment",
+                    n + 1
+                ));
             }
         }
     }
