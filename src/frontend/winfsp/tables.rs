@@ -84,6 +84,8 @@ pub mod attributes {
     pub const READONLY: u32 = 0x0001;
     /// FILE_ATTRIBUTE_HIDDEN.
     pub const HIDDEN: u32 = 0x0002;
+    /// FILE_ATTRIBUTE_SYSTEM.
+    pub const SYSTEM: u32 = 0x0004;
     /// FILE_ATTRIBUTE_DIRECTORY.
     pub const DIRECTORY: u32 = 0x0010;
     /// FILE_ATTRIBUTE_ARCHIVE.
@@ -99,6 +101,8 @@ pub mod status {
     #![allow(overflowing_literals)]
     /// STATUS_SUCCESS.
     pub const SUCCESS: i32 = 0;
+    /// STATUS_INVALID_INFO_CLASS.
+    pub const INVALID_INFO_CLASS: i32 = 0xC000_0003_u32 as i32;
     /// STATUS_INVALID_HANDLE.
     pub const INVALID_HANDLE: i32 = 0xC000_0008_u32 as i32;
     /// STATUS_INVALID_PARAMETER.
@@ -131,6 +135,8 @@ pub mod status {
     pub const DISK_FULL: i32 = 0xC000_007F_u32 as i32;
     /// STATUS_FILE_IS_A_DIRECTORY.
     pub const FILE_IS_A_DIRECTORY: i32 = 0xC000_00BA_u32 as i32;
+    /// STATUS_NOT_SUPPORTED.
+    pub const NOT_SUPPORTED: i32 = 0xC000_00BB_u32 as i32;
     /// STATUS_DIRECTORY_NOT_EMPTY.
     pub const DIRECTORY_NOT_EMPTY: i32 = 0xC000_0101_u32 as i32;
     /// STATUS_NOT_A_DIRECTORY.
@@ -183,6 +189,40 @@ pub fn map_generic(mask: u32) -> u32 {
     }
     out
 }
+
+/// The access WinFsp's driver adds, for its share check only, to an open that overwrites
+/// or supersedes an existing file (`CreateOptions >> 24` is the disposition): write for
+/// FILE_OVERWRITE and FILE_OVERWRITE_IF, delete for FILE_SUPERSEDE (winfsp
+/// `src/sys/create.c`, FspFsvolCreateComplete, "AdditionalGrantedAccess", GitHub issue
+/// #364). It is checked against the other opens but not recorded for this one.
+pub fn overwrite_check_classes(create_options: u32) -> Classes {
+    match create_options >> 24 {
+        disposition::SUPERSEDE => Classes::DELETE,
+        disposition::OVERWRITE | disposition::OVERWRITE_IF => Classes::WRITE,
+        _ => Classes::NONE,
+    }
+}
+
+/// NtCreateFile's CreateDisposition values (the top byte of WinFsp's CreateOptions).
+pub mod disposition {
+    /// FILE_SUPERSEDE.
+    pub const SUPERSEDE: u32 = 0;
+    /// FILE_OPEN.
+    pub const OPEN: u32 = 1;
+    /// FILE_CREATE.
+    pub const CREATE: u32 = 2;
+    /// FILE_OPEN_IF.
+    pub const OPEN_IF: u32 = 3;
+    /// FILE_OVERWRITE.
+    pub const OVERWRITE: u32 = 4;
+    /// FILE_OVERWRITE_IF.
+    pub const OVERWRITE_IF: u32 = 5;
+}
+
+/// The attribute bits FileBasicInformation may set (FILE_ATTRIBUTE_VALID_SET_FLAGS in
+/// ntifs.h): an overwrite merges the old attributes with the new ones, and the old ones
+/// can carry bits (directory, compressed, sparse, reparse point) that cannot be set.
+pub const SETTABLE_ATTRIBUTES: u32 = 0x0000_31A7;
 
 /// The classes a FILE_SHARE_* set shares.
 pub fn share_classes(share_access: u32) -> Classes {
@@ -295,6 +335,32 @@ mod tests {
     use super::*;
     use crate::core::share_table::SharingConflict;
     use proptest::prelude::*;
+
+    /// Overwrite and supersede are share-checked with write or delete added; other
+    /// dispositions add nothing (the top byte of CreateOptions is the disposition).
+    #[test]
+    fn overwrite_adds_check_classes() {
+        let with = |d: u32| (d << 24) | create_options::NON_DIRECTORY_FILE;
+        assert_eq!(
+            overwrite_check_classes(with(disposition::SUPERSEDE)),
+            Classes::DELETE
+        );
+        assert_eq!(
+            overwrite_check_classes(with(disposition::OVERWRITE)),
+            Classes::WRITE
+        );
+        assert_eq!(
+            overwrite_check_classes(with(disposition::OVERWRITE_IF)),
+            Classes::WRITE
+        );
+        for d in [disposition::OPEN, disposition::CREATE, disposition::OPEN_IF] {
+            assert_eq!(
+                overwrite_check_classes(with(d)),
+                Classes::NONE,
+                "disposition {d}"
+            );
+        }
+    }
 
     /// Access masks programs pass to CreateFile, with the classes SEMANTICS.md §1 says
     /// they hold.
