@@ -86,7 +86,12 @@ pub struct BackingFile {
     relative: Mutex<Vec<u16>>,
     is_dir: bool,
     dir_buffer: DirBuffer,
+    /// Opened with FILE_DELETE_ON_CLOSE.
+    delete_on_close: bool,
+    /// The driver sent a Cleanup: the open became a handle, and its core open is gone.
     cleaned_up: AtomicBool,
+    /// Our Overwrite failed, after which WinFsp itself sends the Close (no Cleanup).
+    overwrite_failed: AtomicBool,
     gate: Arc<RwLock<()>>,
 }
 
@@ -250,6 +255,16 @@ impl SharefsWin {
             backup: decision.backup,
         };
         let asked = format!("access={} share={}", access.rwd(), share.rwd());
+        // An overwrite or supersede is share-checked by the driver with write or delete
+        // added, but holds only its own access afterwards (tables::overwrite_check_classes).
+        let extra = tables::overwrite_check_classes(options);
+        if extra != Classes::NONE {
+            let mut probe = req.clone();
+            probe.access = access | extra;
+            if let Err(e) = self.core.probe(key, &probe) {
+                return Err(self.refused("open", path, &owner, &asked, e));
+            }
+        }
         match self.core.open(key, req, FileFacts { readonly }) {
             Ok(h) => Ok((h, decision.write_through || decision.no_buffering)),
             Err(e) => Err(self.refused("open", path, &owner, &asked, e)),
@@ -298,10 +313,12 @@ impl SharefsWin {
         nt_error(st)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn open_backing(
         &self,
         relative: &[u16],
         granted_access: u32,
+        request: Option<nt::CreateRequest>,
         disposition: Disposition,
         options: u32,
         file_attributes: u32,
@@ -319,16 +336,27 @@ impl SharefsWin {
         if options & create_options::NO_INTERMEDIATE_BUFFERING != 0 || self.settings.write_through {
             backing_options |= create_options::WRITE_THROUGH;
         }
-        nt::open_beneath(
-            &self.root,
-            relative,
-            access,
-            disposition,
-            backing_options,
-            file_attributes,
-            allocation_size,
-        )
-        .map_err(from_nt)
+        let open = |access| {
+            nt::open_beneath(
+                &self.root,
+                relative,
+                access,
+                disposition,
+                backing_options,
+                file_attributes,
+                allocation_size,
+            )
+        };
+        // With no security descriptor WinFsp grants MAXIMUM_ALLOWED as FILE_ALL_ACCESS
+        // (winfsp `src/dll/security.c`, FspAccessCheckEx): the backing file may not allow
+        // all of it (WRITE_OWNER, a read-only ACL), so ask the backing volume for its
+        // maximum instead, and fall back to the granted rights (as ntptfs does).
+        if request.is_some_and(|r| r.desired_access & tables::access::MAXIMUM_ALLOWED != 0) {
+            if let Ok(h) = open(tables::access::MAXIMUM_ALLOWED) {
+                return Ok(h);
+            }
+        }
+        open(access).map_err(from_nt)
     }
 
     fn fill(info: &mut FileInfo, f: &nt::FileFacts, key: FileKey) {
@@ -370,6 +398,7 @@ impl SharefsWin {
         let mut handle = self.open_backing(
             &relative,
             granted_access,
+            request,
             disposition,
             options,
             file_attributes,
@@ -381,6 +410,18 @@ impl SharefsWin {
         let readonly = !is_dir && facts.attributes & attributes::READONLY != 0;
         let path = nt::display_path(&relative);
         let created = disposition == Disposition::Create;
+        // The driver refuses to overwrite a hidden or system file unless the caller passes
+        // those attributes again (`src/sys/create.c`, FspFsvolCreateComplete), after user
+        // mode said yes: refuse it here, before the core registers an open that never
+        // becomes a handle.
+        if let Some(r) = request {
+            let kept = facts.attributes & (attributes::HIDDEN | attributes::SYSTEM);
+            if tables::overwrite_check_classes(r.create_options) != Classes::NONE
+                && kept & !r.file_attributes != 0
+            {
+                return Err(nt_error(status::ACCESS_DENIED));
+            }
+        }
         let (core_handle, write_through) = match self.register(
             key,
             &path,
@@ -393,7 +434,15 @@ impl SharefsWin {
             Ok(r) => r,
             Err(e) => {
                 if created {
-                    let _ = nt::set_disposition(&handle, true);
+                    // The program's access need not include DELETE.
+                    let removed = nt::reopen(&handle, tables::access::DELETE, 0)
+                        .and_then(|h| nt::delete_now(&h));
+                    if let Err(s) = removed {
+                        tracing::warn!(
+                            target: "sharefs::agreement", path, status = s.0,
+                            "cannot remove a create the core refused"
+                        );
+                    }
                 }
                 return Err(e);
             }
@@ -404,19 +453,18 @@ impl SharefsWin {
             && !is_dir
         {
             // The policy asked for write-through that the program did not: reopen the
-            // backing file with FILE_WRITE_THROUGH (same access, still sharing all).
-            match self.open_backing(
-                &relative,
-                granted_access,
-                Disposition::Open,
-                options | create_options::WRITE_THROUGH,
-                0,
-                0,
+            // same file (by handle, not by name, which may have changed) with
+            // FILE_WRITE_THROUGH, same access, still sharing all.
+            let access = tables::map_generic(granted_access) & tables::access::FILE_ALL_ACCESS;
+            match nt::reopen(
+                &handle,
+                access,
+                create_options::NON_DIRECTORY_FILE | create_options::WRITE_THROUGH,
             ) {
                 Ok(h) => handle = h,
-                Err(e) => {
+                Err(s) => {
                     let _ = self.core.close(key, core_handle);
-                    return Err(e);
+                    return Err(from_nt(s));
                 }
             }
         }
@@ -428,7 +476,10 @@ impl SharefsWin {
             relative: Mutex::new(relative),
             is_dir,
             dir_buffer: DirBuffer::new(),
+            delete_on_close: request
+                .is_some_and(|r| r.create_options & create_options::DELETE_ON_CLOSE != 0),
             cleaned_up: AtomicBool::new(false),
+            overwrite_failed: AtomicBool::new(false),
             gate: self.gate(key),
         }))
     }
@@ -501,6 +552,36 @@ impl SharefsWin {
             .collect()
     }
 
+    /// Truncates a file being overwritten and sets its attributes (replaced on supersede,
+    /// merged otherwise, ARCHIVE added: winfsp `tst/memfs/memfs.cpp`, Overwrite). Done
+    /// through a reopen with write rights: WinFsp checks FILE_WRITE_DATA for an overwrite
+    /// but grants only what the program asked (`src/dll/fsop.c`, FspFileSystemOverwriteCheck),
+    /// and CreateFile(GENERIC_READ, CREATE_ALWAYS) is legal.
+    fn overwrite_backing(
+        &self,
+        file: &BackingFile,
+        file_attributes: u32,
+        replace: bool,
+    ) -> nt::NtResult<nt::FileFacts> {
+        let _write = file.gate.write().unwrap_or_else(|p| p.into_inner());
+        let h = nt::reopen(
+            &file.handle,
+            tables::access::FILE_WRITE_DATA | tables::access::FILE_WRITE_ATTRIBUTES,
+            0,
+        )?;
+        nt::set_size(&h, 0, false)?;
+        let current = nt::facts(&h)?.attributes;
+        let wanted = if replace {
+            file_attributes
+        } else {
+            current | file_attributes
+        };
+        let wanted =
+            (wanted | attributes::ARCHIVE) & tables::SETTABLE_ATTRIBUTES & !attributes::NORMAL;
+        nt::set_basic(&h, wanted, [0; 4])?;
+        nt::facts(&file.handle)
+    }
+
     fn parent_key(&self, relative: &[u16]) -> FsResult<FileKey> {
         let sep = u16::from(b'\\');
         let parent = match relative.iter().rposition(|c| *c == sep) {
@@ -531,8 +612,9 @@ impl FileSystemContext for SharefsWin {
                 nt::facts(&h).map_err(from_nt)?.attributes
             }
         };
-        // ACLs are not mirrored (persistent_acls is off): no descriptor, so WinFsp makes
-        // no access check of its own; the backing open is made with the caller's access.
+        // ACLs are not mirrored (persistent_acls is off): with no descriptor WinFsp makes
+        // no ACL check, only its read-only checks (`src/dll/security.c`, FspAccessCheckEx);
+        // the backing open is made with the rights it granted (docs/windows.md).
         Ok(FileSecurity {
             reparse: false,
             sz_security_descriptor: 0,
@@ -598,9 +680,27 @@ impl FileSystemContext for SharefsWin {
         let WinFile::Backing(file) = context else {
             return;
         };
-        if !file.cleaned_up.load(Ordering::Acquire) {
-            // Every handle the driver creates gets a Cleanup before its Close; none means
-            // the driver refused the open after the core granted it.
+        if file.cleaned_up.load(Ordering::Acquire) {
+            return; // the core open ended at Cleanup
+        }
+        // No Cleanup: the open never became a handle. Either our Overwrite failed (WinFsp
+        // then closes, `src/dll/fsop.c` FspFileSystemOpOverwrite), or the driver refused
+        // it after user mode succeeded and posted this Close itself (`src/sys/create.c`
+        // FspFsvolCreatePostClose): a sharing violation or delete pending on its file node,
+        // a mapped image, a hidden/system file overwritten without those attributes, or a
+        // cancelled create. Its delete-on-close must not take effect.
+        let pending_before = self.core.delete_state(file.key).pending;
+        let outcome = self.core.close(file.key, file.core_handle);
+        if file.delete_on_close
+            && !pending_before
+            && matches!(outcome, Ok(o) if o.remove_name || o.became_pending)
+        {
+            self.core.name_removed(file.key, false);
+        }
+        if let Err(e) = outcome {
+            tracing::warn!(target: "sharefs::agreement", "close: {e}");
+        }
+        if !file.overwrite_failed.load(Ordering::Acquire) {
             self.disagreements.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 target: "sharefs::agreement",
@@ -608,24 +708,41 @@ impl FileSystemContext for SharefsWin {
                 "the driver refused an open the core had granted"
             );
         }
-        match self.core.close(file.key, file.core_handle) {
-            Ok(outcome) if outcome.remove_name => self.core.name_removed(file.key, true),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(target: "sharefs::agreement", "close: {e}"),
-        }
     }
 
     fn cleanup(&self, context: &WinFile, _file_name: Option<&U16CStr>, flags: u32) {
         let WinFile::Backing(file) = context else {
             return;
         };
-        file.cleaned_up.store(true, Ordering::Release);
+        if file.cleaned_up.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // The driver removes the handle's share access at Cleanup, not at Close (winfsp
+        // `src/sys/file.c`, FspFileNodeCleanupComplete, IoRemoveShareAccess); a mapped
+        // view can keep the file object, and our Close, alive long after.
+        let outcome = self.core.close(file.key, file.core_handle);
+        if let Err(e) = &outcome {
+            tracing::warn!(target: "sharefs::agreement", "cleanup: {e}");
+        }
         if flags & CLEANUP_DELETE != 0 {
-            // The driver decided the delete (disposition or delete-on-close); the backing
-            // name goes when the last backing handle closes.
-            if let Err(s) = nt::set_disposition(&file.handle, true) {
+            // The driver decided the delete (disposition or delete-on-close). This
+            // handle need not hold DELETE (the disposition may have come through another
+            // one), so delete through a reopen that does.
+            let removed = nt::reopen(&file.handle, tables::access::DELETE, 0)
+                .and_then(|h| nt::delete_now(&h));
+            if let Err(s) = removed {
                 tracing::warn!(target: "sharefs::agreement", status = s.0, "cleanup delete failed");
             }
+            self.core.name_removed(file.key, removed.is_ok());
+        } else if matches!(outcome, Ok(o) if o.remove_name) {
+            // The core thinks the file is deleted now, the driver does not: the driver's
+            // view is what programs see.
+            tracing::warn!(
+                target: "sharefs::agreement",
+                path = %nt::display_path(&file.relative.lock().unwrap_or_else(|p| p.into_inner())),
+                "the core expected a delete the driver did not make"
+            );
+            self.core.name_removed(file.key, false);
         }
     }
 
@@ -665,18 +782,17 @@ impl FileSystemContext for SharefsWin {
         let WinFile::Backing(file) = context else {
             return Err(nt_error(status::ACCESS_DENIED));
         };
-        let _write = file.gate.write().unwrap_or_else(|p| p.into_inner());
-        nt::set_size(&file.handle, 0, false).map_err(from_nt)?;
-        let current = nt::facts(&file.handle).map_err(from_nt)?.attributes;
-        let wanted = if replace_file_attributes {
-            file_attributes | attributes::ARCHIVE
-        } else {
-            current | file_attributes | attributes::ARCHIVE
-        };
-        nt::set_basic(&file.handle, wanted, [0; 4]).map_err(from_nt)?;
-        let f = nt::facts(&file.handle).map_err(from_nt)?;
-        Self::fill(file_info, &f, file.key);
-        Ok(())
+        let result = self.overwrite_backing(file, file_attributes, replace_file_attributes);
+        match result {
+            Ok(f) => {
+                Self::fill(file_info, &f, file.key);
+                Ok(())
+            }
+            Err(s) => {
+                file.overwrite_failed.store(true, Ordering::Release);
+                Err(from_nt(s))
+            }
+        }
     }
 
     fn read_directory(
@@ -686,35 +802,34 @@ impl FileSystemContext for SharefsWin {
         marker: DirMarker,
         buffer: &mut [u8],
     ) -> FsResult<u32> {
-        let (dir_buffer, entries, at_root) = match context {
+        let (dir_buffer, backing, at_root) = match context {
             WinFile::Backing(file) if file.is_dir => {
                 let at_root = file
                     .relative
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .is_empty();
-                let entries = if marker.is_none() {
-                    Some(nt::list_dir(&file.handle).map_err(from_nt)?)
-                } else {
-                    None
-                };
-                (&file.dir_buffer, entries, at_root)
+                (&file.dir_buffer, Some(&file.handle), at_root)
             }
-            WinFile::Control(c) if c.name == ControlName::Dir => {
-                let entries = marker.is_none().then(|| {
-                    CONTROL_FILES
-                        .iter()
-                        .map(|(n, name)| nt::DirEntry {
-                            name: n.encode_utf16().collect(),
-                            facts: self.control_facts(*name, self.render(*name).len()),
-                        })
-                        .collect()
-                });
-                (&c.dir_buffer, entries, false)
-            }
+            WinFile::Control(c) if c.name == ControlName::Dir => (&c.dir_buffer, None, false),
             _ => return Err(nt_error(status::NOT_A_DIRECTORY)),
         };
-        if let Some(mut entries) = entries {
+        // Fill on a first read (no marker) and also when a read with a marker finds the
+        // buffer never filled: the driver's directory cache is per file node, so this
+        // handle's first request can continue an enumeration another handle's listing
+        // began. acquire says Err(STATUS_SUCCESS) when the buffer is filled already
+        // (winfsp `src/dll/dirbuf.c`, FspFileSystemAcquireDirectoryBufferEx).
+        if let Ok(lock) = dir_buffer.acquire(marker.is_none(), None) {
+            let mut entries = match backing {
+                Some(h) => nt::list_dir(h).map_err(from_nt)?,
+                None => CONTROL_FILES
+                    .iter()
+                    .map(|(n, name)| nt::DirEntry {
+                        name: n.encode_utf16().collect(),
+                        facts: self.control_facts(*name, self.render(*name).len()),
+                    })
+                    .collect(),
+            };
             if at_root {
                 // The root has no "." or ".." on Windows; it has the control directory.
                 entries.retain(|e| e.name != [u16::from(b'.')] && e.name != [u16::from(b'.'); 2]);
@@ -723,7 +838,6 @@ impl FileSystemContext for SharefsWin {
                     facts: self.control_facts(ControlName::Dir, 0),
                 });
             }
-            let lock = dir_buffer.acquire(true, None)?;
             for e in entries {
                 let mut info: DirInfo = DirInfo::new();
                 info.set_name_raw(e.name.as_slice())?;
@@ -797,7 +911,13 @@ impl FileSystemContext for SharefsWin {
             .core
             .begin_rename(&req)
             .map_err(|e| self.refused("rename", &path, &owner, "rename", e))?;
-        let result = nt::rename(&file.handle, &self.root, &to, replace_if_exists);
+        let result = nt::rename(
+            &file.handle,
+            &self.root,
+            &to,
+            replace_if_exists,
+            self.settings.delete_mode == DeleteMode::Posix,
+        );
         for key in self.core.finish_rename(ticket, result.is_ok()) {
             self.core.name_removed(key, true);
         }
@@ -853,7 +973,15 @@ impl FileSystemContext for SharefsWin {
         };
         let f = nt::facts(&file.handle).map_err(from_nt)?;
         if delete_file && file.is_dir {
-            let entries = nt::list_dir(&file.handle).map_err(from_nt)?;
+            // RemoveDirectory's handle holds DELETE, not FILE_LIST_DIRECTORY: list through
+            // a reopen that does.
+            let listing = nt::reopen(
+                &file.handle,
+                tables::access::FILE_READ_DATA,
+                create_options::DIRECTORY_FILE,
+            )
+            .map_err(from_nt)?;
+            let entries = nt::list_dir(&listing).map_err(from_nt)?;
             let dot = u16::from(b'.');
             if entries
                 .iter()
@@ -942,11 +1070,13 @@ impl FileSystemContext for SharefsWin {
         };
         // The gate makes the write atomic for readers of this mount (SEMANTICS.md §6).
         let _write = file.gate.write().unwrap_or_else(|p| p.into_inner());
-        let size = nt::facts(&file.handle).map_err(from_nt)?.size;
-        let offset = if write_to_eof { size } else { offset };
+        // WriteToEndOfFile comes with offset -1, which NtWriteFile itself reads as "at the
+        // end of file" (winfsp `tst/passthrough/passthrough.c`, Write, passes it through).
+        let offset = if write_to_eof { u64::MAX } else { offset };
         let mut len = buffer.len();
         if constrained_io {
             // Paging I/O never extends the file.
+            let size = nt::facts(&file.handle).map_err(from_nt)?.size;
             if offset >= size {
                 let f = nt::facts(&file.handle).map_err(from_nt)?;
                 Self::fill(file_info, &f, file.key);

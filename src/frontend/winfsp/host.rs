@@ -56,8 +56,8 @@ pub fn mount(cfg: &MountConfig, daemon: bool) -> Result<(), String> {
         .case_preserved_names(true)
         .unicode_on_disk(true)
         .persistent_acls(false)
-        // Every Cleanup is needed: it is how a granted open is told from one the driver
-        // refused afterwards (fs.rs, `close`).
+        // Every Cleanup is needed: it ends the core's open (where the driver drops the
+        // share access) and tells a handle from an open the driver refused (fs.rs).
         .post_cleanup_when_modified_only(false)
         .supports_posix_unlink_rename(delete_mode == DeleteMode::Posix)
         .read_only_volume(cfg.read_only)

@@ -14,8 +14,13 @@ use std::path::Path;
 
 use windows::Wdk::Foundation::OBJECT_ATTRIBUTES;
 use windows::Wdk::Storage::FileSystem::{
-    FILE_SYNCHRONOUS_IO_NONALERT, NTCREATEFILE_CREATE_DISPOSITION, NTCREATEFILE_CREATE_OPTIONS,
-    NtCreateFile,
+    FILE_DISPOSITION_DELETE, FILE_DISPOSITION_IGNORE_READONLY_ATTRIBUTE,
+    FILE_DISPOSITION_INFORMATION_EX, FILE_DISPOSITION_INFORMATION_EX_FLAGS,
+    FILE_DISPOSITION_POSIX_SEMANTICS, FILE_INFORMATION_CLASS, FILE_RENAME_INFORMATION,
+    FILE_RENAME_POSIX_SEMANTICS, FILE_RENAME_REPLACE_IF_EXISTS, FILE_SYNCHRONOUS_IO_NONALERT,
+    FileDispositionInformationEx, FileRenameInformation, FileRenameInformationEx,
+    NTCREATEFILE_CREATE_DISPOSITION, NTCREATEFILE_CREATE_OPTIONS, NtCreateFile,
+    NtSetInformationFile,
 };
 use windows::Win32::Foundation::{
     CloseHandle, ERROR_HANDLE_EOF, ERROR_NO_MORE_FILES, HANDLE, NTSTATUS, OBJ_CASE_INSENSITIVE,
@@ -25,12 +30,11 @@ use windows::Win32::Storage::FileSystem::{
     BY_HANDLE_FILE_INFORMATION, CreateFileW, FILE_ACCESS_RIGHTS, FILE_ALLOCATION_INFO,
     FILE_BASIC_INFO, FILE_DISPOSITION_INFO, FILE_END_OF_FILE_INFO, FILE_FLAG_BACKUP_SEMANTICS,
     FILE_FLAGS_AND_ATTRIBUTES, FILE_ID_BOTH_DIR_INFO, FILE_INFO_BY_HANDLE_CLASS,
-    FILE_LIST_DIRECTORY, FILE_READ_ATTRIBUTES, FILE_RENAME_INFO, FILE_SHARE_DELETE,
-    FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_TRAVERSE, FileAllocationInfo, FileBasicInfo,
-    FileDispositionInfo, FileEndOfFileInfo, FileIdBothDirectoryInfo,
-    FileIdBothDirectoryRestartInfo, FileRenameInfo, FlushFileBuffers, GetDiskFreeSpaceExW,
-    GetFileInformationByHandle, GetFileInformationByHandleEx, OPEN_EXISTING, ReadFile,
-    SetFileInformationByHandle, WriteFile,
+    FILE_LIST_DIRECTORY, FILE_READ_ATTRIBUTES, FILE_SHARE_DELETE, FILE_SHARE_READ,
+    FILE_SHARE_WRITE, FILE_TRAVERSE, FileAllocationInfo, FileBasicInfo, FileDispositionInfo,
+    FileEndOfFileInfo, FileIdBothDirectoryInfo, FileIdBothDirectoryRestartInfo, FlushFileBuffers,
+    GetDiskFreeSpaceExW, GetFileInformationByHandle, GetFileInformationByHandleEx, OPEN_EXISTING,
+    ReadFile, SetFileInformationByHandle, WriteFile,
 };
 use windows::Win32::System::IO::{IO_STATUS_BLOCK, OVERLAPPED};
 use windows::Win32::System::Threading::{
@@ -261,7 +265,9 @@ pub fn read_at(h: &Handle, buf: &mut [u8], offset: u64) -> NtResult<u32> {
     }
 }
 
-/// Writes at `offset`.
+/// Writes at `offset`; `u64::MAX` writes at the current end of file, atomically
+/// (NtWriteFile's FILE_WRITE_TO_END_OF_FILE with HighPart -1, as winfsp's passthrough
+/// passes WinFsp's WriteToEndOfFile offset of -1 straight through).
 pub fn write_at(h: &Handle, buf: &[u8], offset: u64) -> NtResult<u32> {
     let mut overlapped = OVERLAPPED::default();
     overlapped.Anonymous.Anonymous.Offset = offset as u32;
@@ -312,30 +318,116 @@ pub fn set_size(h: &Handle, size: u64, allocation: bool) -> NtResult<()> {
     }
 }
 
-/// FileDispositionInfo: the backing name goes when the last backing handle closes.
-pub fn set_disposition(h: &Handle, delete: bool) -> NtResult<()> {
+/// FileDispositionInfo (classic): the name goes when the last backing handle closes.
+fn set_disposition(h: &Handle, delete: bool) -> NtResult<()> {
     let info = FILE_DISPOSITION_INFO { DeleteFile: delete };
     set_info(h, FileDispositionInfo, &info, std::mem::size_of_val(&info))
 }
 
-/// FileRenameInfo relative to the root handle (so the new name stays below it).
-pub fn rename(h: &Handle, root: &Handle, new_relative: &[u16], replace: bool) -> NtResult<()> {
-    let name_offset = std::mem::offset_of!(FILE_RENAME_INFO, FileName);
-    let len = name_offset + new_relative.len() * 2 + 2;
-    // u64 storage keeps the buffer aligned for FILE_RENAME_INFO's HANDLE field.
-    let mut storage = vec![0u64; len.div_ceil(8)];
-    let info = storage.as_mut_ptr().cast::<FILE_RENAME_INFO>();
-    // SAFETY: `storage` is zeroed, aligned for FILE_RENAME_INFO and large enough for the
-    // header plus the name and a terminating NUL; the writes stay inside it.
+fn set_nt_info<T>(h: &Handle, class: FILE_INFORMATION_CLASS, value: &T, len: usize) -> NTSTATUS {
+    let mut io_status = IO_STATUS_BLOCK::default();
+    // SAFETY: `value` points to at least `len` readable bytes of the class's layout (the
+    // callers pass either `size_of::<T>()` or the length of the buffer behind `value`);
+    // `io_status` is a live local; the handle is synchronous, so nothing outlives the call.
     unsafe {
-        (*info).Anonymous.ReplaceIfExists = replace;
+        NtSetInformationFile(
+            h.raw(),
+            &mut io_status,
+            (value as *const T).cast::<c_void>(),
+            len as u32,
+            class,
+        )
+    }
+}
+
+/// Opens the file `h` refers to again (a relative open with an empty name), with
+/// `access` and `create_options`: for an operation the program's handle may not hold
+/// the right for (a delete decided by the driver, an overwrite, an emptiness check).
+pub fn reopen(h: &Handle, access: u32, create_options: u32) -> NtResult<Handle> {
+    open_beneath(h, &[], access, Disposition::Open, create_options, 0, 0)
+}
+
+/// Removes the backing name of `h`'s file now: a POSIX delete (the name goes at once even
+/// while other backing handles of it, ours, are still open; NTFS since Windows 10 1709),
+/// else the classic disposition. Read-only is ignored: the driver decided the delete
+/// after its own read-only checks (winfsp `src/dll/fsop.c`, FspAccessCheckEx).
+pub fn delete_now(h: &Handle) -> NtResult<()> {
+    let info = FILE_DISPOSITION_INFORMATION_EX {
+        Flags: FILE_DISPOSITION_INFORMATION_EX_FLAGS(
+            FILE_DISPOSITION_DELETE.0
+                | FILE_DISPOSITION_POSIX_SEMANTICS.0
+                | FILE_DISPOSITION_IGNORE_READONLY_ATTRIBUTE.0,
+        ),
+    };
+    let st = set_nt_info(
+        h,
+        FileDispositionInformationEx,
+        &info,
+        std::mem::size_of_val(&info),
+    );
+    match st.0 {
+        s if s >= 0 => Ok(()),
+        // Volumes or Windows versions without FileDispositionInformationEx.
+        status::INVALID_PARAMETER | status::NOT_SUPPORTED | status::INVALID_INFO_CLASS => {
+            set_disposition(h, true)
+        }
+        _ => Err(st),
+    }
+}
+
+/// Renames `h`'s file to `new_relative` below `root`. FILE_RENAME_INFORMATION through
+/// NtSetInformationFile: SetFileInformationByHandle(FileRenameInfo) turns the name into
+/// a DOS-to-NT full path first, which breaks a name relative to `RootDirectory`. With
+/// `posix`, a replaced target's name goes at once even if we still hold it open.
+pub fn rename(
+    h: &Handle,
+    root: &Handle,
+    new_relative: &[u16],
+    replace: bool,
+    posix: bool,
+) -> NtResult<()> {
+    let name_offset = std::mem::offset_of!(FILE_RENAME_INFORMATION, FileName);
+    let name_len =
+        u32::try_from(new_relative.len() * 2).map_err(|_| NTSTATUS(status::OBJECT_NAME_INVALID))?;
+    // The I/O manager refuses a length below the struct's size (STATUS_INFO_LENGTH_MISMATCH),
+    // which a one-character name would be.
+    let len =
+        (name_offset + new_relative.len() * 2).max(std::mem::size_of::<FILE_RENAME_INFORMATION>());
+    // u64 storage keeps the buffer aligned for the HANDLE field.
+    let mut storage = vec![0u64; len.div_ceil(8)];
+    let info = storage.as_mut_ptr().cast::<FILE_RENAME_INFORMATION>();
+    // SAFETY: `storage` is zeroed, 8-byte aligned (as FILE_RENAME_INFORMATION needs) and
+    // at least `len` bytes long, which covers the header and `new_relative.len()` u16s at
+    // `name_offset`, so the writes stay inside it.
+    unsafe {
         (*info).RootDirectory = root.raw();
-        (*info).FileNameLength = (new_relative.len() * 2) as u32;
-        let name = (info as *mut u8).add(name_offset).cast::<u16>();
+        (*info).FileNameLength = name_len;
+        let name = info.cast::<u8>().add(name_offset).cast::<u16>();
         std::ptr::copy_nonoverlapping(new_relative.as_ptr(), name, new_relative.len());
     }
-    // SAFETY: the reference is to the initialised header at the start of `storage`.
-    set_info(h, FileRenameInfo, unsafe { &*info }, len)
+    let attempt = |class: FILE_INFORMATION_CLASS, flags: u32| {
+        // SAFETY: writes one field of the header initialised above, inside `storage`.
+        // The union is read by the kernel as ReplaceIfExists (a BOOLEAN in the low byte)
+        // or as Flags (a ULONG); writing the u32 sets both correctly.
+        unsafe { (*info).Anonymous.Flags = flags };
+        // SAFETY: the reference is to the initialised header at the start of `storage`,
+        // which holds `len` bytes.
+        set_nt_info(h, class, unsafe { &*info }, len)
+    };
+    if posix && replace {
+        let st = attempt(
+            FileRenameInformationEx,
+            FILE_RENAME_REPLACE_IF_EXISTS | FILE_RENAME_POSIX_SEMANTICS,
+        );
+        if !matches!(
+            st.0,
+            status::INVALID_PARAMETER | status::NOT_SUPPORTED | status::INVALID_INFO_CLASS
+        ) {
+            return if st.0 >= 0 { Ok(()) } else { Err(st) };
+        }
+    }
+    let st = attempt(FileRenameInformation, u32::from(replace));
+    if st.0 >= 0 { Ok(()) } else { Err(st) }
 }
 
 /// One directory entry as NTFS lists it.
@@ -366,21 +458,35 @@ pub fn list_dir(h: &Handle) -> NtResult<Vec<DirEntry>> {
         }
         class = FileIdBothDirectoryInfo;
         let base = buf.as_ptr().cast::<u8>();
+        let name_field = std::mem::offset_of!(FILE_ID_BOTH_DIR_INFO, FileName);
         let mut offset = 0usize;
         loop {
-            if offset + std::mem::size_of::<FILE_ID_BOTH_DIR_INFO>() > bytes {
+            // A record is its fixed part plus its name: the last one in the buffer may be
+            // shorter than size_of::<FILE_ID_BOTH_DIR_INFO>() (which counts one name
+            // character and padding), so only the fixed part must fit, and the header is
+            // copied out rather than referenced in place.
+            if offset + name_field > bytes {
                 break;
             }
-            // SAFETY: the system wrote a chain of FILE_ID_BOTH_DIR_INFO records into
-            // `buf`; `offset` follows NextEntryOffset and was bounds-checked above;
-            // records are 8-byte aligned, as is `buf`.
-            let e = unsafe { &*base.add(offset).cast::<FILE_ID_BOTH_DIR_INFO>() };
+            let mut e = FILE_ID_BOTH_DIR_INFO::default();
+            let avail = (bytes - offset).min(std::mem::size_of::<FILE_ID_BOTH_DIR_INFO>());
+            // SAFETY: `offset + avail <= bytes`, so the source lies inside `buf`; the
+            // destination is a local of at least `avail` bytes; the struct is plain data.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    base.add(offset),
+                    (&mut e as *mut FILE_ID_BOTH_DIR_INFO).cast::<u8>(),
+                    avail,
+                );
+            }
             let name_len = e.FileNameLength as usize / 2;
-            let name_at = offset + std::mem::offset_of!(FILE_ID_BOTH_DIR_INFO, FileName);
+            let name_at = offset + name_field;
             if name_at + name_len * 2 > bytes {
                 break;
             }
-            // SAFETY: the name lies inside `buf` (checked just above).
+            // SAFETY: the name lies inside `buf` (checked just above); records start at
+            // 8-byte multiples (NextEntryOffset is aligned) and FileName at an even offset
+            // in them, so the u16 pointer is aligned.
             let name =
                 unsafe { std::slice::from_raw_parts(base.add(name_at).cast::<u16>(), name_len) };
             entries.push(DirEntry {
@@ -397,7 +503,8 @@ pub fn list_dir(h: &Handle) -> NtResult<Vec<DirEntry>> {
                     file_index: e.FileId as u64,
                 },
             });
-            if e.NextEntryOffset == 0 {
+            // A zero offset ends the chain; a bogus one that does not move forward would loop.
+            if e.NextEntryOffset == 0 || e.NextEntryOffset as usize % 8 != 0 {
                 break;
             }
             offset += e.NextEntryOffset as usize;
@@ -453,9 +560,14 @@ pub fn display_path(relative: &[u16]) -> String {
 /// the share mode it passed to CreateFile. `None` outside a Create/Open operation.
 #[derive(Clone, Copy, Debug)]
 pub struct CreateRequest {
+    /// The access the caller asked for (MAXIMUM_ALLOWED still unresolved).
+    pub desired_access: u32,
     /// FILE_SHARE_* of the caller.
     pub share_access: u32,
-    /// CreateOptions of the caller (FILE_DELETE_ON_CLOSE, FILE_WRITE_THROUGH, ...).
+    /// FILE_ATTRIBUTE_* the caller passed (applied by a create or an overwrite).
+    pub file_attributes: u32,
+    /// CreateOptions of the caller (FILE_DELETE_ON_CLOSE, FILE_WRITE_THROUGH, ...), with
+    /// the CreateDisposition in the top byte (winfsp `src/dll/fsop.c` reads it there).
     pub create_options: u32,
 }
 
@@ -469,7 +581,9 @@ pub fn create_request<C: FileSystemContext>(fs: &C) -> Option<CreateRequest> {
         fs.with_operation_request(|req| {
             if req.Kind == winfsp_sys::FspFsctlTransactCreateKind as u32 {
                 Some(CreateRequest {
+                    desired_access: req.Req.Create.DesiredAccess,
                     share_access: req.Req.Create.ShareAccess,
+                    file_attributes: req.Req.Create.FileAttributes,
                     create_options: req.Req.Create.CreateOptions,
                 })
             } else {
