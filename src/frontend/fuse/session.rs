@@ -73,8 +73,15 @@ fn fuser_options(cfg: &MountConfig, backing: &std::path::Path) -> Config {
     } else {
         SessionACL::Owner
     };
-    config.n_threads = Some(cfg.threads);
-    config.clone_fd = true;
+    // fuser runs several workers, each on a cloned /dev/fuse fd, on Linux only; it
+    // refuses both elsewhere (session.rs, `Session::run`), so macOS serves with one.
+    if cfg!(target_os = "linux") {
+        config.n_threads = Some(cfg.threads);
+        config.clone_fd = true;
+    } else {
+        config.n_threads = Some(1);
+        config.clone_fd = false;
+    }
     config
 }
 
