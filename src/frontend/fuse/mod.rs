@@ -136,6 +136,9 @@ pub struct SharefsFs {
     invalidator: Arc<Invalidator>,
     /// Count of releases, and a condvar signalled at each, for [`RELEASE_GRACE`] waits.
     released: (AtomicU64, Mutex<()>, Condvar),
+    /// Opens waiting in `retry_after_release` (so a RELEASE with none waiting skips the
+    /// mutex and the futex wake-up).
+    release_waiters: AtomicU64,
     /// Pending control-API intents by thread.
     intents: IntentTable,
     /// Open handles of the control directory's files.
@@ -169,6 +172,7 @@ impl SharefsFs {
             pending_names: Mutex::new(HashMap::new()),
             invalidator,
             released: (AtomicU64::new(0), Mutex::new(()), Condvar::new()),
+            release_waiters: AtomicU64::new(0),
             intents: IntentTable::with_ttl(intent_ttl),
             virtual_handles: Default::default(),
             conflicts: Arc::new(ConflictLog::new(conflict_log)),
@@ -256,15 +260,23 @@ impl SharefsFs {
                 return result;
             }
             let guard = self.released.1.lock().unwrap_or_else(|p| p.into_inner());
-            if self.released.0.load(Ordering::Acquire) == seen {
+            // Announce the wait before the last look at the counter; `note_release`
+            // bumps the counter before it looks at the waiters (both SeqCst), so one of
+            // the two sees the other and no wake-up is lost.
+            self.release_waiters.fetch_add(1, Ordering::SeqCst);
+            if self.released.0.load(Ordering::SeqCst) == seen {
                 let left = deadline.saturating_duration_since(Instant::now());
                 let _ = self.released.2.wait_timeout(guard, left);
             }
+            self.release_waiters.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
     fn note_release(&self) {
-        self.released.0.fetch_add(1, Ordering::Release);
+        self.released.0.fetch_add(1, Ordering::SeqCst);
+        if self.release_waiters.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         // Taking the mutex orders this wake-up after a waiter's check of the counter.
         drop(self.released.1.lock().unwrap_or_else(|p| p.into_inner()));
         self.released.2.notify_all();
