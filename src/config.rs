@@ -56,6 +56,10 @@ pub struct MountConfig {
     pub names: crate::names::NameMode,
     /// Paths longer than MAX_PATH may be created (`-o long_paths`).
     pub long_paths: bool,
+    /// Most `O_PATH` fds of non-directories held at once (`-o inode_fds=N`; default:
+    /// half of `RLIMIT_NOFILE`); beyond it the least recently used idle ones are closed
+    /// and reopened by name when needed.
+    pub inode_fds: Option<usize>,
 }
 
 impl MountConfig {
@@ -85,6 +89,7 @@ impl MountConfig {
             policy_file: None,
             names: crate::names::NameMode::Posix,
             long_paths: false,
+            inode_fds: None,
         }
     }
 
@@ -125,6 +130,17 @@ impl MountConfig {
             "nonempty" => self.nonempty = true,
             "write_through" => self.write_through = true,
             "long_paths" => self.long_paths = true,
+            "inode_fds" => {
+                self.inode_fds = Some(match need(value)?.parse::<usize>() {
+                    Ok(n) if n >= 16 => n,
+                    _ => {
+                        return Err(format!(
+                            "inode_fds must be a count of at least 16, not '{}'",
+                            value.unwrap_or("")
+                        ));
+                    }
+                })
+            }
             "names" => self.names = need(value)?.parse()?,
             "auto_unmount" => self.auto_unmount = true,
             "fsname" => self.fsname = Some(need(value)?.to_string()),

@@ -636,3 +636,60 @@ fn creation_time_through_the_mount_is_absent_or_the_backing_files() {
         assert_eq!(Some(t), backing.ok(), "crtime seen through the mount");
     }
 }
+
+/// More files than the daemon may hold fds for (`-o inode_fds=64`): every one is still
+/// found, read, changed and listed (the least recently used idle fds are closed and the
+/// files reached again by name), and the daemon's fd count stays near the budget
+/// instead of growing with the tree, which without eviction ends in EMFILE once a tree
+/// has more files than `RLIMIT_NOFILE`.
+#[test]
+fn a_tree_larger_than_the_fd_budget_stays_fully_usable() {
+    require_fuse!();
+    const DIRS: usize = 20;
+    const PER_DIR: usize = 150;
+    let m = Mount::with_setup(&["-o", "inode_fds=64"], |b| {
+        for d in 0..DIRS {
+            let dir = b.join(format!("d{d:02}"));
+            fs::create_dir(&dir).unwrap();
+            for f in 0..PER_DIR {
+                fs::write(dir.join(format!("f{f:03}")), format!("{d}/{f}\n")).unwrap();
+            }
+            std::os::unix::fs::symlink(format!("f{:03}", d), dir.join("link")).unwrap();
+        }
+    });
+    let out = python(
+        r#"
+import os, sys
+root = sys.argv[1]
+n = 0
+for _ in range(2):
+    for d in sorted(os.listdir(root)):
+        for f in sorted(os.listdir(os.path.join(root, d))):
+            p = os.path.join(root, d, f)
+            if f == 'link':
+                assert os.readlink(p) == 'f%03d' % int(d[1:]), p
+                continue
+            os.stat(p)
+            with open(p) as h:
+                assert h.read() == '%d/%d\n' % (int(d[1:]), int(f[1:])), p
+            os.chmod(p, 0o640)
+            assert os.stat(p).st_mode & 0o777 == 0o640, p
+            n += 1
+print(n)
+"#,
+        &[&m.mnt],
+    );
+    assert_eq!(out.trim(), (2 * DIRS * PER_DIR).to_string(), "{}", m.log());
+    let held = fs::read_dir(format!("/proc/{}/fd", m.pid()))
+        .unwrap()
+        .count();
+    assert!(
+        held < 64 + DIRS + 100,
+        "the daemon holds {held} fds for a budget of 64 ({} files looked up)\n{}",
+        DIRS * PER_DIR,
+        m.log()
+    );
+    // tar reads the whole tree back through the mount.
+    let listed = sh_ok(&m.mnt, "tar -cf - . | tar -tf - | grep -c '/f[0-9]'");
+    assert_eq!(listed.trim(), (DIRS * PER_DIR).to_string());
+}

@@ -15,6 +15,8 @@ use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+#[cfg(target_os = "linux")]
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::sys::mode;
@@ -31,10 +33,90 @@ pub type NodeFd = OwnedFd;
 #[cfg(not(target_os = "linux"))]
 pub type NodeFd = Option<OwnedFd>;
 
-/// A directory's fd as a [`NodeFd`].
+/// How an inode's `O_PATH` fd is held (Linux). Directories are pinned: every name below
+/// them is resolved through their fd. Any other inode's fd may be closed when the mount
+/// holds more fds than its budget ([`InodeTable::set_fd_budget`]); the inode is then
+/// reached again through its parent's fd and last known name, and checked against its
+/// key (`Backing::held_fd`), so a lookup of more files than `RLIMIT_NOFILE` allows
+/// does not fail with `EMFILE`.
 #[cfg(target_os = "linux")]
-fn dir_node(fd: OwnedFd) -> NodeFd {
-    fd
+#[derive(Debug)]
+enum Held {
+    /// A directory: its fd for as long as the inode lives.
+    Pinned(OwnedFd),
+    /// Anything else: the fd while held (shared with users, so closing the slot never
+    /// closes an fd in use), and when it was last used (for choosing what to evict).
+    Evictable {
+        slot: Mutex<Option<Arc<OwnedFd>>>,
+        used: AtomicU64,
+    },
+}
+
+/// Evictable fds currently held by every inode table of the process, and the clock
+/// their `used` stamps come from.
+#[cfg(target_os = "linux")]
+static HELD_FDS: AtomicUsize = AtomicUsize::new(0);
+#[cfg(target_os = "linux")]
+static USE_CLOCK: AtomicU64 = AtomicU64::new(0);
+
+#[cfg(target_os = "linux")]
+impl Held {
+    fn new(fd: OwnedFd, kind: Kind) -> Held {
+        if kind == Kind::Dir {
+            return Held::Pinned(fd);
+        }
+        HELD_FDS.fetch_add(1, Ordering::Relaxed);
+        Held::Evictable {
+            slot: Mutex::new(Some(Arc::new(fd))),
+            used: AtomicU64::new(USE_CLOCK.fetch_add(1, Ordering::Relaxed)),
+        }
+    }
+
+    /// Takes the fd out of an evictable slot (it closes when its last user drops it).
+    fn evict(&self) -> Option<Arc<OwnedFd>> {
+        let Held::Evictable { slot, .. } = self else {
+            return None;
+        };
+        let taken = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if taken.is_some() {
+            HELD_FDS.fetch_sub(1, Ordering::Relaxed);
+        }
+        taken
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = self.evict();
+    }
+}
+
+/// An inode's `O_PATH` fd for the length of one operation: borrowed from a pinned
+/// directory, or a share of an evictable slot's fd.
+#[cfg(target_os = "linux")]
+#[derive(Debug)]
+pub enum FdRef<'a> {
+    /// A directory's pinned fd.
+    Borrowed(BorrowedFd<'a>),
+    /// A share of a non-directory's fd.
+    Shared(Arc<OwnedFd>),
+}
+
+#[cfg(target_os = "linux")]
+impl AsFd for FdRef<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            FdRef::Borrowed(fd) => *fd,
+            FdRef::Shared(fd) => fd.as_fd(),
+        }
+    }
+}
+
+/// A directory's fd as held by an inode.
+#[cfg(target_os = "linux")]
+fn dir_node(fd: OwnedFd) -> Held {
+    Held::Pinned(fd)
 }
 
 /// A directory's fd as a [`NodeFd`].
@@ -110,7 +192,11 @@ pub struct Inode {
     /// Backing identity.
     pub key: FileKey,
     /// The backing inode as held between requests (see [`NodeFd`]).
+    #[cfg(not(target_os = "linux"))]
     fd: NodeFd,
+    /// The backing inode's `O_PATH` fd (see [`Held`]).
+    #[cfg(target_os = "linux")]
+    fd: Held,
     /// File type.
     pub kind: Kind,
     /// Last known name; `None` for the root.
@@ -134,20 +220,56 @@ impl Inode {
         }
     }
 
-    /// The `O_PATH` fd.
+    /// The `O_PATH` fd while it is held: always for a directory; for anything else
+    /// unless it was evicted (then `Backing::held_fd` reaches the inode again).
     #[cfg(target_os = "linux")]
-    pub fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+    pub fn held_fd(&self) -> Option<FdRef<'_>> {
+        match &self.fd {
+            Held::Pinned(fd) => Some(FdRef::Borrowed(fd.as_fd())),
+            Held::Evictable { slot, used } => {
+                let fd = slot.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+                used.store(USE_CLOCK.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+                Some(FdRef::Shared(fd))
+            }
+        }
     }
 
-    /// How the inode is held.
+    /// Holds a freshly resolved fd again (after an eviction); returns a share of it. If
+    /// another thread held one first, that one is kept.
+    #[cfg(target_os = "linux")]
+    pub fn rehold(&self, fd: OwnedFd) -> FdRef<'_> {
+        match &self.fd {
+            Held::Pinned(pinned) => FdRef::Borrowed(pinned.as_fd()),
+            Held::Evictable { slot, used } => {
+                let mut held = slot.lock().unwrap_or_else(|p| p.into_inner());
+                used.store(USE_CLOCK.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+                if held.is_none() {
+                    HELD_FDS.fetch_add(1, Ordering::Relaxed);
+                }
+                FdRef::Shared(held.get_or_insert_with(|| Arc::new(fd)).clone())
+            }
+        }
+    }
+
+    /// How the inode is held (macOS).
+    #[cfg(not(target_os = "linux"))]
     pub fn node_fd(&self) -> &NodeFd {
         &self.fd
     }
 
-    /// The fd of a directory, for `*at()` calls on its entries. Linux: the `O_PATH` fd of
-    /// any inode (a non-directory then fails in the call, `ENOTDIR`); macOS: `ENOTDIR`
-    /// for an inode that is not a directory.
+    /// The fd of a directory, for `*at()` calls on its entries; `ENOTDIR` for an inode
+    /// that is not a directory.
+    #[cfg(target_os = "linux")]
+    pub fn dir_fd(&self) -> io::Result<BorrowedFd<'_>> {
+        match &self.fd {
+            Held::Pinned(fd) => Ok(fd.as_fd()),
+            Held::Evictable { .. } => Err(io::Error::from_raw_os_error(libc::ENOTDIR)),
+        }
+    }
+
+    /// The fd of a directory, for `*at()` calls on its entries; `ENOTDIR` for an inode
+    /// that is not a directory.
+    #[cfg(not(target_os = "linux"))]
     pub fn dir_fd(&self) -> io::Result<BorrowedFd<'_>> {
         dir_fd_of(&self.fd)
     }
@@ -197,6 +319,9 @@ struct Inner {
 #[derive(Debug)]
 pub struct InodeTable {
     inner: RwLock<Inner>,
+    /// Most evictable fds held before the least recently used are closed (Linux).
+    #[cfg(target_os = "linux")]
+    fd_budget: AtomicUsize,
 }
 
 impl InodeTable {
@@ -220,7 +345,66 @@ impl InodeTable {
         inner.live_by_key.insert(root_key, ROOT);
         InodeTable {
             inner: RwLock::new(inner),
+            #[cfg(target_os = "linux")]
+            fd_budget: AtomicUsize::new(usize::MAX),
         }
+    }
+
+    /// Sets how many non-directory fds the table may hold (Linux; at least 16).
+    #[cfg(target_os = "linux")]
+    pub fn set_fd_budget(&self, budget: usize) {
+        self.fd_budget.store(budget.max(16), Ordering::Relaxed);
+    }
+
+    /// Closes the least recently used evictable fds when more than the budget are held:
+    /// down to 7/8 of it, so evictions come in batches. Only inodes nobody else holds a
+    /// reference to right now (no open handle, no request in flight) and that have a
+    /// location to be reached again by are chosen; their fds are closed after the table
+    /// lock is released.
+    #[cfg(target_os = "linux")]
+    pub fn evict_over_budget(&self) {
+        let budget = self.fd_budget.load(Ordering::Relaxed);
+        let held = HELD_FDS.load(Ordering::Relaxed);
+        if held <= budget {
+            return;
+        }
+        let want = held - budget + budget / 8;
+        let closed: Vec<Arc<OwnedFd>> = {
+            let inner = self.read();
+            let mut candidates: Vec<(u64, &Arc<Inode>)> = inner
+                .live
+                .values()
+                .filter_map(|(inode, _)| match &inode.fd {
+                    Held::Evictable { slot, used }
+                        if Arc::strong_count(inode) == 1
+                            && slot.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+                            && inode.location().is_some() =>
+                    {
+                        Some((used.load(Ordering::Relaxed), inode))
+                    }
+                    _ => None,
+                })
+                .collect();
+            candidates.sort_unstable_by_key(|(used, _)| *used);
+            candidates
+                .into_iter()
+                .take(want)
+                .filter_map(|(_, inode)| inode.fd.evict())
+                .collect()
+        };
+        tracing::debug!(
+            closed = closed.len(),
+            held,
+            budget,
+            "evicted idle inode fds"
+        );
+        drop(closed);
+    }
+
+    /// Evictable fds held by the process (for tests and stats).
+    #[cfg(target_os = "linux")]
+    pub fn held_fds() -> usize {
+        HELD_FDS.load(Ordering::Relaxed)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
@@ -277,6 +461,9 @@ impl InodeTable {
             node,
             generation,
             key,
+            #[cfg(target_os = "linux")]
+            fd: Held::new(fd, kind),
+            #[cfg(not(target_os = "linux"))]
             fd,
             kind,
             location: Mutex::new(Some(Location::new(parent, name))),
@@ -285,6 +472,9 @@ impl InodeTable {
         inner.ids.insert(key, (node, generation));
         inner.live_by_key.insert(key, node);
         inner.live.insert(node, (inode.clone(), 1));
+        drop(inner);
+        #[cfg(target_os = "linux")]
+        self.evict_over_budget();
         inode
     }
 

@@ -169,10 +169,36 @@ impl Backing {
             .remember(key_of(st), fd, Kind::from_mode(st.st_mode), parent, name)
     }
 
+    /// An inode's `O_PATH` fd (Linux). A non-directory's fd may have been closed to stay
+    /// within the fd budget (`inode_table::Held`): the inode is then reached again by its
+    /// last known name in its parent, never following a symlink, and used only if that
+    /// name still refers to this very inode (`ESTALE` otherwise, as NFS says for a file
+    /// that went away behind its back).
+    #[cfg(target_os = "linux")]
+    pub fn held_fd<'a>(&self, inode: &'a Inode) -> io::Result<inode_table::FdRef<'a>> {
+        if let Some(fd) = inode.held_fd() {
+            return Ok(fd);
+        }
+        let stale = || io::Error::from_raw_os_error(libc::ESTALE);
+        let loc = inode.location().ok_or_else(stale)?;
+        let parent = self.inodes.get(loc.parent).ok_or_else(stale)?;
+        let c = sys::cname(&loc.name)?;
+        let fd = match sys::open_beneath(parent.dir_fd()?, &c, libc::O_PATH, 0) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Err(stale()),
+            other => other?,
+        };
+        if key_of(&sys::fstat(fd.as_fd())?) != inode.key {
+            return Err(stale());
+        }
+        let held = inode.rehold(fd);
+        self.inodes.evict_over_budget();
+        Ok(held)
+    }
+
     /// Current attributes of an inode.
     #[cfg(target_os = "linux")]
     pub fn stat(&self, inode: &Inode) -> io::Result<Stat> {
-        sys::fstat(inode.fd())
+        sys::fstat(self.held_fd(inode)?.as_fd())
     }
 
     /// Current attributes of an inode: `fstat` of a directory's fd, else `fstatat` of
@@ -209,7 +235,10 @@ impl Backing {
         if inode.kind == Kind::Symlink {
             return Err(io::Error::from_raw_os_error(libc::ELOOP));
         }
-        Ok(File::from(sys::reopen(inode.fd(), flags)?))
+        Ok(File::from(sys::reopen(
+            self.held_fd(inode)?.as_fd(),
+            flags,
+        )?))
     }
 
     /// Opens an inode for I/O with `flags` (never creates; never follows a symlink): a
@@ -268,10 +297,27 @@ impl Backing {
         Ok((parent.dir_fd()?, sys::cname(name)?))
     }
 
+    /// Whether a directory inode has no entries.
+    pub fn is_dir_inode_empty(&self, dir: &Inode) -> io::Result<bool> {
+        #[cfg(target_os = "linux")]
+        {
+            self.is_dir_empty_at(dir.dir_fd()?)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            self.is_dir_empty(dir.node_fd())
+        }
+    }
+
     /// Whether a directory (given by an `O_PATH` fd) has no entries.
     #[cfg(target_os = "linux")]
     pub fn is_dir_empty(&self, fd: &NodeFd) -> io::Result<bool> {
-        let dir = sys::reopen(fd.as_fd(), libc::O_RDONLY | libc::O_DIRECTORY)?;
+        self.is_dir_empty_at(fd.as_fd())
+    }
+
+    #[cfg(target_os = "linux")]
+    fn is_dir_empty_at(&self, fd: BorrowedFd<'_>) -> io::Result<bool> {
+        let dir = sys::reopen(fd, libc::O_RDONLY | libc::O_DIRECTORY)?;
         let path = sys::proc_fd_path(dir.as_fd());
         let mut it = std::fs::read_dir(Path::new(OsStr::from_bytes(path.as_bytes())))?;
         Ok(it.next().is_none())
@@ -344,7 +390,7 @@ impl Backing {
     pub fn chmod(&self, inode: &Inode, mode: u32) -> io::Result<()> {
         #[cfg(target_os = "linux")]
         {
-            sys::chmod_fd(inode.fd(), mode)
+            sys::chmod_fd(self.held_fd(inode)?.as_fd(), mode)
         }
         #[cfg(not(target_os = "linux"))]
         {
@@ -362,7 +408,7 @@ impl Backing {
     pub fn chown(&self, inode: &Inode, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
         #[cfg(target_os = "linux")]
         {
-            sys::chown_fd(inode.fd(), uid, gid)
+            sys::chown_fd(self.held_fd(inode)?.as_fd(), uid, gid)
         }
         #[cfg(not(target_os = "linux"))]
         {
@@ -386,7 +432,7 @@ impl Backing {
     ) -> io::Result<()> {
         #[cfg(target_os = "linux")]
         {
-            sys::utimens_fd(inode.fd(), atime, mtime)
+            sys::utimens_fd(self.held_fd(inode)?.as_fd(), atime, mtime)
         }
         #[cfg(not(target_os = "linux"))]
         {
@@ -404,7 +450,7 @@ impl Backing {
     pub fn readlink(&self, inode: &Inode) -> io::Result<Vec<u8>> {
         #[cfg(target_os = "linux")]
         {
-            sys::readlink_fd(inode.fd())
+            sys::readlink_fd(self.held_fd(inode)?.as_fd())
         }
         #[cfg(not(target_os = "linux"))]
         {
@@ -423,7 +469,7 @@ impl Backing {
     ) -> io::Result<()> {
         #[cfg(target_os = "linux")]
         {
-            sys::link_fd(inode.fd(), newdir, newname)
+            sys::link_fd(self.held_fd(inode)?.as_fd(), newdir, newname)
         }
         #[cfg(not(target_os = "linux"))]
         {
@@ -466,7 +512,7 @@ impl Backing {
     ) -> io::Result<Vec<u8>> {
         #[cfg(target_os = "linux")]
         {
-            sys::getxattr(inode.fd(), name, size)
+            sys::getxattr(self.held_fd(inode)?.as_fd(), name, size)
         }
         #[cfg(not(target_os = "linux"))]
         {
@@ -478,7 +524,7 @@ impl Backing {
     pub fn listxattr(&self, inode: &Inode, size: usize) -> io::Result<Vec<u8>> {
         #[cfg(target_os = "linux")]
         {
-            sys::listxattr(inode.fd(), size)
+            sys::listxattr(self.held_fd(inode)?.as_fd(), size)
         }
         #[cfg(not(target_os = "linux"))]
         {
@@ -496,7 +542,7 @@ impl Backing {
     ) -> io::Result<()> {
         #[cfg(target_os = "linux")]
         {
-            sys::setxattr(inode.fd(), name, value, flags)
+            sys::setxattr(self.held_fd(inode)?.as_fd(), name, value, flags)
         }
         #[cfg(not(target_os = "linux"))]
         {
@@ -508,7 +554,7 @@ impl Backing {
     pub fn removexattr(&self, inode: &Inode, name: &std::ffi::CStr) -> io::Result<()> {
         #[cfg(target_os = "linux")]
         {
-            sys::removexattr(inode.fd(), name)
+            sys::removexattr(self.held_fd(inode)?.as_fd(), name)
         }
         #[cfg(not(target_os = "linux"))]
         {
@@ -567,5 +613,63 @@ mod tests {
         assert_eq!((st.st_mtime, st.st_mtime_nsec), (m.mtime(), m.mtime_nsec()));
         assert_eq!((st.st_ctime, st.st_ctime_nsec), (m.ctime(), m.ctime_nsec()));
         assert_eq!(st.st_blocks, m.blocks() as i64);
+    }
+
+    /// Past the fd budget the least recently used idle non-directory fds are closed; an
+    /// evicted inode is reached again by its name and works as before, and one whose
+    /// name now holds another file answers ESTALE instead of acting on that file.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn evicted_inodes_are_reached_again_by_name_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..200 {
+            std::fs::write(dir.path().join(format!("f{i}")), format!("{i}")).unwrap();
+        }
+        let backing = Backing::open(dir.path()).unwrap();
+        backing.inodes.set_fd_budget(16);
+        let root = backing.inodes.get(ROOT).unwrap();
+        let mut keys = Vec::new();
+        for i in 0..200 {
+            let (_, st) = backing.lookup(&root, OsStr::new(&format!("f{i}"))).unwrap();
+            keys.push(key_of(&st));
+        }
+        let first = backing.inodes.by_key(keys[0]).unwrap();
+        assert!(
+            first.held_fd().is_none(),
+            "the least recently used fd was closed"
+        );
+        // Every inode still works: stat, reopen for I/O, chmod.
+        for (i, key) in keys.iter().enumerate() {
+            let inode = backing.inodes.by_key(*key).unwrap();
+            assert_eq!(key_of(&backing.stat(&inode).unwrap()), *key);
+            let mut text = String::new();
+            std::io::Read::read_to_string(
+                &mut backing.open_io(&inode, libc::O_RDONLY).unwrap(),
+                &mut text,
+            )
+            .unwrap();
+            assert_eq!(text, i.to_string());
+        }
+        backing.chmod(&first, 0o600).unwrap();
+        assert_eq!(backing.stat(&first).unwrap().st_mode & 0o777, 0o600);
+        // Replace f1's name behind the table's back, then let its fd be evicted.
+        let second = backing.inodes.by_key(keys[1]).unwrap();
+        drop(second);
+        std::fs::rename(dir.path().join("f1"), dir.path().join("f1.old")).unwrap();
+        std::fs::write(dir.path().join("f1"), b"impostor").unwrap();
+        for key in &keys[2..] {
+            let inode = backing.inodes.by_key(*key).unwrap();
+            backing.stat(&inode).unwrap();
+        }
+        let second = backing.inodes.by_key(keys[1]).unwrap();
+        assert!(second.held_fd().is_none());
+        let e = backing.chmod(&second, 0o600).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ESTALE));
+        let m = std::fs::metadata(dir.path().join("f1")).unwrap();
+        assert_ne!(
+            std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777,
+            0o600,
+            "the impostor was not touched"
+        );
     }
 }

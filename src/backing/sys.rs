@@ -1047,8 +1047,24 @@ pub fn clear_umask() {
     unsafe { libc::umask(0) };
 }
 
-/// Raises RLIMIT_NOFILE to its hard limit: every inode the kernel remembers holds an fd.
+/// Raises RLIMIT_NOFILE: on Linux to `fs.nr_open` when the daemon may (root with
+/// CAP_SYS_RESOURCE), else to the hard limit. Every inode the kernel remembers may hold
+/// an fd (beyond the budget idle ones are closed: `InodeTable::evict_over_budget`).
 pub fn raise_fd_limit() {
+    #[cfg(target_os = "linux")]
+    if let Some(max) = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<libc::rlim_t>().ok())
+    {
+        let lim = libc::rlimit {
+            rlim_cur: max,
+            rlim_max: max,
+        };
+        // SAFETY: `lim` is a valid in-buffer; failure (EPERM) leaves the limit as it was.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } == 0 {
+            return;
+        }
+    }
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -1068,6 +1084,19 @@ pub fn raise_fd_limit() {
             }
         }
     }
+}
+
+/// The soft `RLIMIT_NOFILE`: how many fds the daemon may hold.
+pub fn fd_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid out-buffer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 1024;
+    }
+    lim.rlim_cur
 }
 
 /// `fork()` for `--daemon`; must run before any thread is started.

@@ -40,10 +40,7 @@ impl SharefsFs {
                 let delete = u32_arg(in_data)? != 0;
                 let inode = &h.inode;
                 // A non-empty directory cannot be deleted (STATUS_DIRECTORY_NOT_EMPTY).
-                if delete
-                    && inode.kind == Kind::Dir
-                    && !self.backing.is_dir_empty(inode.node_fd())?
-                {
+                if delete && inode.kind == Kind::Dir && !self.backing.is_dir_inode_empty(inode)? {
                     return Err(FsError::errno(libc::ENOTEMPTY));
                 }
                 let facts = self.facts_of(inode);

@@ -85,6 +85,20 @@ fn fuser_options(cfg: &MountConfig, backing: &std::path::Path) -> Config {
     config
 }
 
+/// How many non-directory `O_PATH` fds the daemon keeps (Linux): `-o inode_fds`, else
+/// half the fd limit, leaving the other half to directories, open files and the rest.
+fn size_fd_budget(backing: &Backing, cfg: &MountConfig) {
+    #[cfg(target_os = "linux")]
+    {
+        let limit = usize::try_from(sys::fd_limit()).unwrap_or(usize::MAX);
+        let budget = cfg.inode_fds.unwrap_or(limit / 2);
+        backing.inodes.set_fd_budget(budget);
+        tracing::debug!(budget, limit, "inode fd budget");
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (backing, cfg);
+}
+
 /// The front-end's settings for a mount configuration.
 pub fn fs_config(cfg: &MountConfig) -> FsConfig {
     FsConfig {
@@ -154,6 +168,7 @@ pub fn mount_in_background(
     mountpoint: &std::path::Path,
 ) -> Result<BackgroundMount, MountError> {
     sys::raise_fd_limit();
+    size_fd_budget(&backing, cfg);
     sys::clear_umask();
     let mut options = fuser_options(cfg, mountpoint);
     options
@@ -192,6 +207,7 @@ pub fn mount(cfg: &MountConfig, daemon: bool) -> Result<(), MountError> {
         ))
     })?;
     sys::raise_fd_limit();
+    size_fd_budget(&backing, cfg);
     sys::clear_umask();
     let mut fs_cfg = fs_config(cfg);
     fs_cfg.policy = policy;
