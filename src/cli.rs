@@ -271,7 +271,7 @@ pub struct MountArgs {
     /// entry_timeout=SECS, attr_timeout=SECS, and sharefs's profile=NAME,
     /// delete=classic|posix, threads=N, control_dir=NAME, intent_ttl=SECS,
     /// conflict_log=N, readonly_attribute=on|off, names=windows|posix, long_paths,
-    /// policy=FILE.
+    /// policy=FILE, inode_fds=N (fds of idle files held before the oldest are closed).
     #[arg(short = 'o', value_name = "OPTIONS")]
     pub options: Vec<String>,
 
