@@ -46,7 +46,13 @@ pub fn fold(name: &str) -> String {
 /// [`fold`] of raw name bytes (valid UTF-8 folds fully, other names ASCII only).
 pub fn fold_bytes(name: &[u8]) -> Cow<'_, [u8]> {
     match std::str::from_utf8(name) {
-        Ok(s) if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_lowercase()) => Cow::Borrowed(name),
+        Ok(s) if s.is_ascii() => {
+            if s.bytes().any(|b| b.is_ascii_lowercase()) {
+                Cow::Owned(name.to_ascii_uppercase())
+            } else {
+                Cow::Borrowed(name)
+            }
+        }
         Ok(s) => Cow::Owned(fold(s).into_bytes()),
         Err(_) => Cow::Owned(name.to_ascii_uppercase()),
     }

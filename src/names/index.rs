@@ -60,16 +60,37 @@ pub enum Resolved {
     Missing,
 }
 
+/// The stored spellings of one folded name: almost always exactly one, kept without a
+/// `Vec` of its own (an index of 100,000 names is built on the first other-case lookup
+/// in such a directory, so each allocation saved there counts).
+#[derive(Clone, Debug)]
+enum Spellings {
+    One(OsString),
+    Many(Vec<OsString>),
+}
+
+impl Spellings {
+    fn as_slice(&self) -> &[OsString] {
+        match self {
+            Spellings::One(n) => std::slice::from_ref(n),
+            Spellings::Many(v) => v,
+        }
+    }
+}
+
 /// One directory's index.
 #[derive(Clone, Debug, Default)]
 pub struct DirIndex {
-    map: HashMap<Vec<u8>, Vec<OsString>>,
+    map: HashMap<Box<[u8]>, Spellings>,
 }
 
 impl DirIndex {
     /// From the names a directory holds.
     pub fn build<I: IntoIterator<Item = OsString>>(names: I) -> DirIndex {
-        let mut ix = DirIndex::default();
+        let names = names.into_iter();
+        let mut ix = DirIndex {
+            map: HashMap::with_capacity(names.size_hint().0),
+        };
         for n in names {
             ix.insert(n);
         }
@@ -78,21 +99,43 @@ impl DirIndex {
 
     /// Adds a stored name.
     pub fn insert(&mut self, name: OsString) {
-        let key = fold_bytes(name.as_bytes()).into_owned();
-        let v = self.map.entry(key).or_default();
-        if !v.contains(&name) {
-            v.push(name);
+        let key: Box<[u8]> = fold_bytes(name.as_bytes()).into();
+        match self.map.entry(key) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(Spellings::One(name));
+            }
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let spellings = e.get_mut();
+                if spellings.as_slice().contains(&name) {
+                    return;
+                }
+                match spellings {
+                    Spellings::One(first) => {
+                        *spellings = Spellings::Many(vec![std::mem::take(first), name]);
+                    }
+                    Spellings::Many(v) => v.push(name),
+                }
+            }
         }
     }
 
     /// Removes a stored name.
     pub fn remove(&mut self, name: &OsStr) {
         let key = fold_bytes(name.as_bytes());
-        if let Some(v) = self.map.get_mut(key.as_ref()) {
-            v.retain(|n| n != name);
-            if v.is_empty() {
-                self.map.remove(key.as_ref());
+        let gone = match self.map.get_mut(key.as_ref()) {
+            Some(Spellings::One(n)) => n == name,
+            Some(Spellings::Many(v)) => {
+                v.retain(|n| n != name);
+                if let [only] = v.as_mut_slice() {
+                    let only = std::mem::take(only);
+                    self.map.insert(key.as_ref().into(), Spellings::One(only));
+                }
+                false
             }
+            None => false,
+        };
+        if gone {
+            self.map.remove(key.as_ref());
         }
     }
 
@@ -100,7 +143,7 @@ impl DirIndex {
     pub fn spellings(&self, name: &OsStr) -> &[OsString] {
         self.map
             .get(fold_bytes(name.as_bytes()).as_ref())
-            .map_or(&[], Vec::as_slice)
+            .map_or(&[], Spellings::as_slice)
     }
 
     /// Resolves `name` as Windows would: exact first, else the one case variant.
@@ -121,9 +164,9 @@ impl DirIndex {
         let mut out: Vec<Vec<OsString>> = self
             .map
             .values()
-            .filter(|v| v.len() > 1)
+            .filter(|v| v.as_slice().len() > 1)
             .map(|v| {
-                let mut v = v.clone();
+                let mut v = v.as_slice().to_vec();
                 v.sort();
                 v
             })
@@ -134,7 +177,7 @@ impl DirIndex {
 
     /// Number of stored names.
     pub fn len(&self) -> usize {
-        self.map.values().map(Vec::len).sum()
+        self.map.values().map(|v| v.as_slice().len()).sum()
     }
 
     /// Whether the directory is empty.

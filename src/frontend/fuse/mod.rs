@@ -151,6 +151,10 @@ pub struct SharefsFs {
     io_stats: durability::IoStats,
     /// Folded-name indexes of directories (names=windows).
     name_index: crate::names::IndexCache,
+    /// `/proc/TID/syscall` of recent callers, kept open (names=windows reads it on every
+    /// lookup that finds a case variant; re-read with one `pread`).
+    #[cfg(target_os = "linux")]
+    syscall_files: Mutex<lru::LruCache<u32, Arc<std::fs::File>>>,
 }
 
 impl SharefsFs {
@@ -179,6 +183,10 @@ impl SharefsFs {
             lock_waiters: Default::default(),
             io_stats: Default::default(),
             name_index: Default::default(),
+            #[cfg(target_os = "linux")]
+            syscall_files: Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::new(32).unwrap_or(std::num::NonZeroUsize::MIN),
+            )),
         }
     }
 

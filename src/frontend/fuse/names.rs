@@ -167,7 +167,13 @@ impl SharefsFs {
     /// rename call counts as the target's.
     #[cfg(target_os = "linux")]
     pub(super) fn is_rename_target_lookup(&self, tid: u32, name: &OsStr) -> bool {
-        let Ok(text) = std::fs::read_to_string(format!("/proc/{tid}/syscall")) else {
+        // This runs on every lookup that finds a case variant: the file stays open per
+        // thread and is re-read with one pread (the line is under 200 bytes).
+        let mut buf = [0u8; 256];
+        let Some(n) = self.read_syscall_line(tid, &mut buf) else {
+            return false;
+        };
+        let Ok(text) = std::str::from_utf8(&buf[..n]) else {
             return false;
         };
         let mut fields = text.split_whitespace();
@@ -197,6 +203,34 @@ impl SharefsFs {
             }
             None => true,
         }
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl SharefsFs {
+    /// Reads `/proc/TID/syscall` into `buf` through a cached fd; a thread that has
+    /// exited (its fd now answers `ESRCH` or nothing) is opened again, as its id may
+    /// belong to a new thread.
+    fn read_syscall_line(&self, tid: u32, buf: &mut [u8]) -> Option<usize> {
+        let cached = self
+            .syscall_files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&tid)
+            .cloned();
+        if let Some(f) = cached
+            && let Ok(n) = f.read_at(buf, 0)
+            && n > 0
+        {
+            return Some(n);
+        }
+        let f = Arc::new(File::open(format!("/proc/{tid}/syscall")).ok()?);
+        let n = f.read_at(buf, 0).ok()?;
+        self.syscall_files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .put(tid, f);
+        Some(n)
     }
 }
 
