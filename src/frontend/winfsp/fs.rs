@@ -217,9 +217,15 @@ impl SharefsWin {
         created: bool,
     ) -> FsResult<(HandleId, bool)> {
         let owner = self.owner();
-        let access = tables::access_classes(granted_access);
-        let native_share = request.map_or(Classes::ALL, |r| tables::share_classes(r.share_access));
         let options = request.map_or(0, |r| r.create_options);
+        let mut access = tables::access_classes(granted_access);
+        // The driver accepted FILE_DELETE_ON_CLOSE, which NT takes only with DELETE
+        // access (SEMANTICS.md §2); the open holds delete for sharing even where WinFsp's
+        // granted mask does not show it, and the core must not refuse it again.
+        if options & create_options::DELETE_ON_CLOSE != 0 {
+            access = access | Classes::DELETE;
+        }
+        let native_share = request.map_or(Classes::ALL, |r| tables::share_classes(r.share_access));
         let policy = self.policy.current();
         let process = Process {
             pid: owner.pid,
