@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 use super::table::{escape_path, lock_range, rfc3339};
-use crate::core::{ByteLock, OpenRecord};
+use crate::core::{ByteLock, OpenRecord, Owner, SemanticError};
 
 /// The party that was refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +101,42 @@ pub struct Conflict {
 }
 
 impl Conflict {
+    /// A refusal by the core, as either front-end records it: who asked what, and every
+    /// open and lock that stood in the way. `errno`/`errno_name` are the front-end's own
+    /// code for it (an errno on Linux and macOS, the Win32 error on Windows). `seq` is
+    /// set by [`ConflictLog::record`].
+    pub fn refusal(
+        op: &str,
+        path: &str,
+        owner: &Owner,
+        asked: &str,
+        err: &SemanticError,
+        (errno, errno_name): (i32, String),
+    ) -> Conflict {
+        Conflict {
+            seq: 0,
+            time: rfc3339(std::time::SystemTime::now()),
+            op: op.to_string(),
+            kind: err.kind().to_string(),
+            errno,
+            errno_name,
+            path: path.to_string(),
+            requester: Requester {
+                pid: owner.pid,
+                tid: owner.tid,
+                comm: owner.comm.clone(),
+                uid: owner.uid,
+                asked: asked.to_string(),
+            },
+            holders: err
+                .holders()
+                .iter()
+                .map(Holder::of_open)
+                .chain(err.lock_holders().iter().map(Holder::of_lock))
+                .collect(),
+        }
+    }
+
     /// One text line: `SEQ TIME OP KIND ERRNO PATH by … ; held by … | …`.
     pub fn to_line(&self) -> String {
         let r = &self.requester;

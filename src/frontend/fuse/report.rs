@@ -2,8 +2,8 @@
 //! parties) and the lock table rows.
 
 use super::{FsError, SharefsFs};
-use crate::control::conflicts::{Conflict, Holder, Requester};
-use crate::control::table::{self, Row, rfc3339};
+use crate::control::conflicts::Conflict;
+use crate::control::table::{self, Row};
 use crate::core::Owner;
 
 /// The symbolic name of an errno (`EBUSY`), for logs and the conflict log.
@@ -60,28 +60,14 @@ impl SharefsFs {
         let errno = e.code(sharing_errno);
         let converted = matches!(err, crate::core::SemanticError::SharingViolation { .. })
             && sharing_errno != self.cfg.sharing_errno;
-        let conflict = self.conflicts.record(Conflict {
-            seq: 0,
-            time: rfc3339(std::time::SystemTime::now()),
-            op: op.to_string(),
-            kind: err.kind().to_string(),
-            errno,
-            errno_name: errno_name(errno),
-            path: path.to_string(),
-            requester: Requester {
-                pid: owner.pid,
-                tid: owner.tid,
-                comm: owner.comm.clone(),
-                uid: owner.uid,
-                asked: asked.to_string(),
-            },
-            holders: err
-                .holders()
-                .iter()
-                .map(Holder::of_open)
-                .chain(err.lock_holders().iter().map(Holder::of_lock))
-                .collect(),
-        });
+        let conflict = self.conflicts.record(Conflict::refusal(
+            op,
+            path,
+            owner,
+            asked,
+            err,
+            (errno, errno_name(errno)),
+        ));
         let holders: Vec<String> = conflict
             .holders
             .iter()

@@ -25,8 +25,8 @@ use winfsp_sys::{FILE_ACCESS_RIGHTS, FILE_FLAGS_AND_ATTRIBUTES};
 use super::filetime;
 use super::nt::{self, Disposition, Handle};
 use super::tables::{self, attributes, create_options, status};
-use crate::control::conflicts::{Conflict, ConflictLog, Holder, Requester};
-use crate::control::table::{self, rfc3339};
+use crate::control::conflicts::{Conflict, ConflictLog};
+use crate::control::table;
 use crate::core::{
     Classes, Core, DeleteMode, FileFacts, FileKey, HandleId, OpenKind, OpenRecord, OpenRequest,
     Owner, RenameRequest, RenameTarget, SemanticError,
@@ -288,29 +288,15 @@ impl SharefsWin {
     ) -> FspError {
         let st = tables::status_of(&e);
         let code = tables::win32_error_of_status(st).unwrap_or(0);
-        let conflict = self.conflicts.record(Conflict {
-            seq: 0,
-            time: rfc3339(SystemTime::now()),
-            op: op.to_string(),
-            kind: e.kind().to_string(),
-            // Windows reports Win32 error codes, not errno values (docs/windows.md).
-            errno: code as i32,
-            errno_name: format!("ERROR_{code}"),
-            path: path.to_string(),
-            requester: Requester {
-                pid: owner.pid,
-                tid: owner.tid,
-                comm: owner.comm.clone(),
-                uid: owner.uid,
-                asked: asked.to_string(),
-            },
-            holders: e
-                .holders()
-                .iter()
-                .map(Holder::of_open)
-                .chain(e.lock_holders().iter().map(Holder::of_lock))
-                .collect(),
-        });
+        // Windows reports Win32 error codes, not errno values (docs/windows.md).
+        let conflict = self.conflicts.record(Conflict::refusal(
+            op,
+            path,
+            owner,
+            asked,
+            &e,
+            (code as i32, format!("ERROR_{code}")),
+        ));
         tracing::info!(
             target: "sharefs::conflict",
             seq = conflict.seq, op, path, pid = owner.pid, comm = %owner.comm, asked,
