@@ -1252,18 +1252,14 @@ pub fn pid_alive(pid: u32) -> bool {
     r == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
-/// The short name of process `pid` (`proc_name`, libproc); `None` when it is gone.
+/// A string a libproc call writes into a buffer of `len` bytes; `None` when it fails.
 #[cfg(target_os = "macos")]
-pub fn proc_name(pid: u32) -> Option<String> {
-    let mut buf = vec![0u8; 256];
-    // SAFETY: `buf` is writable for the length passed.
-    let n = unsafe {
-        libc::proc_name(
-            pid as libc::c_int,
-            buf.as_mut_ptr().cast(),
-            buf.len() as u32,
-        )
-    };
+fn libproc_string(
+    len: usize,
+    call: impl FnOnce(*mut libc::c_void, u32) -> libc::c_int,
+) -> Option<String> {
+    let mut buf = vec![0u8; len];
+    let n = call(buf.as_mut_ptr().cast(), buf.len() as u32);
     if n <= 0 {
         return None;
     }
@@ -1271,21 +1267,20 @@ pub fn proc_name(pid: u32) -> Option<String> {
     Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
+/// The short name of process `pid` (`proc_name`, libproc); `None` when it is gone.
+#[cfg(target_os = "macos")]
+pub fn proc_name(pid: u32) -> Option<String> {
+    libproc_string(256, |buf, len| {
+        // SAFETY: `buf` is writable for `len` bytes (libproc_string's buffer).
+        unsafe { libc::proc_name(pid as libc::c_int, buf, len) }
+    })
+}
+
 /// The executable of process `pid` (`proc_pidpath`, libproc); `None` when unknown.
 #[cfg(target_os = "macos")]
 pub fn proc_path(pid: u32) -> Option<String> {
-    let mut buf = vec![0u8; libc::PROC_PIDPATHINFO_MAXSIZE as usize];
-    // SAFETY: `buf` is writable for the length passed.
-    let n = unsafe {
-        libc::proc_pidpath(
-            pid as libc::c_int,
-            buf.as_mut_ptr().cast(),
-            buf.len() as u32,
-        )
-    };
-    if n <= 0 {
-        return None;
-    }
-    buf.truncate(n as usize);
-    Some(String::from_utf8_lossy(&buf).into_owned())
+    libproc_string(libc::PROC_PIDPATHINFO_MAXSIZE as usize, |buf, len| {
+        // SAFETY: `buf` is writable for `len` bytes (libproc_string's buffer).
+        unsafe { libc::proc_pidpath(pid as libc::c_int, buf, len) }
+    })
 }
