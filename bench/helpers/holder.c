@@ -11,29 +11,8 @@
  * (PR_SET_PDEATHSIG), and exits 0; the kernel closes the handles. Exits 1 (after a
  * message on stderr) if any open or lock fails.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
+#include "common.h"
 #include <sys/resource.h>
-#include <time.h>
-#include <unistd.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static volatile sig_atomic_t stop;
-static void on_signal(int sig) {
-    (void)sig;
-    stop = 1;
-}
 
 int main(int argc, char **argv) {
     int lock_mode = argc == 6 && strcmp(argv[1], "lock") == 0;
@@ -50,15 +29,7 @@ int main(int argc, char **argv) {
     }
 
     /* Signals first, so a stop request during acquisition is not lost. */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() == 1) return 0; /* parent already gone */
+    if (!stop_on_signals(1)) return 0; /* parent already gone */
 
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

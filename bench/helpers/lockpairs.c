@@ -6,20 +6,7 @@
  * i*4096 then F_OFD_SETLK F_UNLCK of the same byte. Prints the wall time of the
  * loop in seconds (CLOCK_MONOTONIC). Exits 1 if any request fails.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "common.h"
 
 int main(int argc, char **argv) {
     if (argc != 3) {

@@ -5,21 +5,7 @@
  * (wall time of that phase only, CLOCK_MONOTONIC). Exits 1 on any error.
  * Names are DIR/m%07d; DIR must exist and should be empty.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "common.h"
 
 static void die(const char *what, const char *path) {
     fprintf(stderr, "meta: %s %s: %s\n", what, path, strerror(errno));

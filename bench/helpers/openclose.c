@@ -5,20 +5,7 @@
  * any error. Measures the per-open cost (FUSE: LOOKUP is cached, OPEN +
  * FLUSH + RELEASE reach the daemon each time).
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "common.h"
 
 int main(int argc, char **argv) {
     if (argc != 3) {

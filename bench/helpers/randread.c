@@ -6,32 +6,7 @@
  * (CLOCK_MONOTONIC; open and fstat are outside it). Exits 1 on an error or a
  * short read.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t rng_state;
-static uint64_t next_rand(void) {
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
+#include "common.h"
 
 int main(int argc, char **argv) {
     if (argc != 5) {
@@ -41,7 +16,7 @@ int main(int argc, char **argv) {
     const char *path = argv[1];
     long n = strtol(argv[2], NULL, 10);
     long bs = strtol(argv[3], NULL, 10);
-    rng_state = strtoull(argv[4], NULL, 10) | 1; /* xorshift state must be non-zero */
+    seed_rand(argv[4]);
     if (n <= 0 || bs <= 0) {
         fprintf(stderr, "randread: N and BS must be > 0\n");
         return 2;

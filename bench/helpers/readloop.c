@@ -7,28 +7,7 @@
  * COUNT = 0: read until SIGTERM/SIGINT (or until the parent dies), then print
  * "reads K SECONDS" (reads completed, wall time). Exits 1 on an error.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <time.h>
-#include <unistd.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static volatile sig_atomic_t stop;
-static void on_signal(int sig) {
-    (void)sig;
-    stop = 1;
-}
+#include "common.h"
 
 #define BUF (1 << 20)
 
@@ -70,14 +49,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "readloop: COUNT must be >= 0\n");
         return 2;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() == 1) return 0;
+    if (!stop_on_signals(0)) return 0; /* parent already gone */
 
     char *buf = malloc(BUF);
     if (!buf) return 1;

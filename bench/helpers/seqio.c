@@ -7,20 +7,7 @@
  * it back from offset 0. Prints "write SECONDS", "fsync SECONDS", "read SECONDS"
  * (CLOCK_MONOTONIC, each phase alone). Exits 1 on an error or a short transfer.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "common.h"
 
 int main(int argc, char **argv) {
     if (argc != 4) {

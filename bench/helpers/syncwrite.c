@@ -12,28 +12,7 @@
  * (absolute schedule, clock_nanosleep); 0 (default) = as fast as possible.
  * Exits 1 on an error or a short write.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <time.h>
-#include <unistd.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static volatile sig_atomic_t stop;
-static void on_signal(int sig) {
-    (void)sig;
-    stop = 1;
-}
+#include "common.h"
 
 int main(int argc, char **argv) {
     if (argc < 5 || argc > 7 ||
@@ -52,14 +31,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (n == 0) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() == 1) return 0;
+        if (!stop_on_signals(0)) return 0; /* parent already gone */
     }
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (dsync ? O_DSYNC : 0), 0644);
     if (fd < 0) {
