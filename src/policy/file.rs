@@ -413,18 +413,31 @@ fn profile(name: &str, p: &Spanned<RawProfile>) -> Result<ProfileDef, Fail> {
         name: name.to_string(),
         base,
         shares,
-        settings: PartialSettings {
-            write_through: raw.write_through,
-            no_buffering: raw.no_buffering,
-            atomic: raw.atomic,
-            delete: raw.delete.as_ref().map(parse_delete).transpose()?,
-            errno: raw
-                .sharing_violation_errno
-                .as_ref()
-                .map(parse_errno)
-                .transpose()?,
-        },
+        settings: partial_settings(
+            raw.write_through,
+            raw.no_buffering,
+            raw.atomic,
+            &raw.delete,
+            &raw.sharing_violation_errno,
+        )?,
         line: None,
+    })
+}
+
+/// The settings a profile or a rule may set (the same keys in both tables).
+fn partial_settings(
+    write_through: Option<bool>,
+    no_buffering: Option<bool>,
+    atomic: Option<bool>,
+    delete: &Option<Spanned<String>>,
+    errno: &Option<Spanned<String>>,
+) -> Result<PartialSettings, Fail> {
+    Ok(PartialSettings {
+        write_through,
+        no_buffering,
+        atomic,
+        delete: delete.as_ref().map(parse_delete).transpose()?,
+        errno: errno.as_ref().map(parse_errno).transpose()?,
     })
 }
 
@@ -449,17 +462,13 @@ fn rule(
             Some(k)
         }
     };
-    let settings = PartialSettings {
-        write_through: raw.write_through,
-        no_buffering: raw.no_buffering,
-        atomic: raw.atomic,
-        delete: raw.delete.as_ref().map(parse_delete).transpose()?,
-        errno: raw
-            .sharing_violation_errno
-            .as_ref()
-            .map(parse_errno)
-            .transpose()?,
-    };
+    let settings = partial_settings(
+        raw.write_through,
+        raw.no_buffering,
+        raw.atomic,
+        &raw.delete,
+        &raw.sharing_violation_errno,
+    )?;
     let backup = raw.backup.as_ref().is_some_and(|b| *b.get_ref());
     if let (Some(p), Some(_)) = (&raw.profile, &raw.share) {
         return Err(at(
