@@ -13,7 +13,7 @@ use std::ffi::c_void;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use winfsp::filesystem::{
     DirBuffer, DirInfo, DirMarker, FileInfo, FileSecurity, FileSystemContext, OpenFileInfo,
@@ -75,6 +75,8 @@ pub struct SharefsWin {
     gates: Mutex<HashMap<FileKey, Weak<RwLock<()>>>>,
     /// Opens the core granted and the driver then refused (no Cleanup before Close).
     disagreements: AtomicU64,
+    /// Recent callers' image names, by pid (`owner`).
+    process_names: Mutex<lru::LruCache<u32, (String, Instant)>>,
 }
 
 /// One open of a backing file or directory.
@@ -155,6 +157,9 @@ impl SharefsWin {
             conflicts,
             gates: Mutex::new(HashMap::new()),
             disagreements: AtomicU64::new(0),
+            process_names: Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::new(256).unwrap_or(std::num::NonZeroUsize::MIN),
+            )),
         }
     }
 
@@ -191,12 +196,29 @@ impl SharefsWin {
         g
     }
 
+    /// The caller of the current operation. Its image name is cached for a short while
+    /// (as the FUSE front-end's process resolver does): an open pays no process query
+    /// when the same program opened something a moment ago, and a reused pid is seen
+    /// again after the cache entry ages.
     fn owner(&self) -> Arc<Owner> {
+        const NAME_TTL: Duration = Duration::from_secs(2);
         let pid = nt::caller_pid();
+        let mut names = self.process_names.lock().unwrap_or_else(|p| p.into_inner());
+        let comm = match names.get(&pid) {
+            Some((name, at)) if at.elapsed() < NAME_TTL => name.clone(),
+            _ => {
+                drop(names);
+                let name = nt::process_name(pid).unwrap_or_else(|| "?".into());
+                names = self.process_names.lock().unwrap_or_else(|p| p.into_inner());
+                names.put(pid, (name.clone(), Instant::now()));
+                name
+            }
+        };
+        drop(names);
         Arc::new(Owner {
             pid,
             tid: 0,
-            comm: nt::process_name(pid).unwrap_or_else(|| "?".into()),
+            comm,
             uid: 0,
             gid: 0,
         })
@@ -1068,13 +1090,12 @@ impl FileSystemContext for SharefsWin {
         let mut len = buffer.len();
         if constrained_io {
             // Paging I/O never extends the file.
-            let size = nt::facts(&file.handle).map_err(from_nt)?.size;
-            if offset >= size {
-                let f = nt::facts(&file.handle).map_err(from_nt)?;
-                Self::fill(file_info, &f, file.key);
+            let before = nt::facts(&file.handle).map_err(from_nt)?;
+            if offset >= before.size {
+                Self::fill(file_info, &before, file.key);
                 return Ok(0);
             }
-            len = len.min((size - offset) as usize);
+            len = len.min((before.size - offset) as usize);
         }
         let n = nt::write_at(&file.handle, &buffer[..len], offset).map_err(from_nt)?;
         let f = nt::facts(&file.handle).map_err(from_nt)?;
