@@ -987,10 +987,12 @@ impl FileSystemContext for SharefsWin {
         };
         let f = nt::facts(&file.handle).map_err(from_nt)?;
         // SEMANTICS.md §2: a non-empty directory cannot be deleted, and a child that is
-        // delete-pending but still open is still listed, so it still counts (the core's
-        // disposition rules, delete access and read-only, follow in `set_disposition`;
-        // pinned on Linux by tests/share_modes.rs `classic_delete_pending_keeps_the_name_until_the_last_close`
-        // and tests/control_api.rs `delete_ioctl_sets_clears_and_reports_every_documented_error`). RemoveDirectory's handle holds DELETE, not FILE_LIST_DIRECTORY: list through
+        // delete-pending but still open is still listed, so it still counts; delete
+        // access and read-only follow in the core's `set_disposition`. Pinned on Linux by
+        // tests/share_modes.rs `classic_delete_pending_keeps_the_name_until_the_last_close`
+        // and tests/control_api.rs `delete_ioctl_sets_clears_and_reports_every_documented_error`.
+        if delete_file && file.is_dir {
+            // RemoveDirectory's handle holds DELETE, not FILE_LIST_DIRECTORY: list through
             // a reopen that does.
             let listing = nt::reopen(
                 &file.handle,
