@@ -4,7 +4,7 @@
 #
 # Usage:
 #   bash mount-scripts/setup.sh                # system packages only
-#   bash mount-scripts/setup.sh --test-tools   # + pjdfstest, fsx, users for pjdfstest
+#   bash mount-scripts/setup.sh --test-tools   # + pjdfstest, fsx, diskcache, users for pjdfstest
 #
 # Runs as root, or re-executes itself through sudo when not root.
 # Needs: apt (Debian's packages) and, for --test-tools, cargo with access to crates.io.
@@ -44,6 +44,7 @@ PACKAGES=(
     libacl1-dev    # needed to build pjdfstest
     bindfs         # baseline FUSE passthrough for bench/run.sh
     python3
+    python3-pip    # pip for the test-only Python packages (--test-tools)
     git
     tar
     coreutils
@@ -110,6 +111,19 @@ install_crate() {  # install_crate CRATE BINARY
 }
 install_crate pjdfstest pjdfstest
 install_crate fsx fsx
+
+# --- Python packages (PyPI) for the tests --------------------------------------------
+# tests/sqlite.rs runs diskcache (SQLite in WAL mode) from several processes, with the
+# python3 the tests run. A Debian python3 is "externally managed" (PEP 668): pip then
+# needs --break-system-packages, which only adds this one package to it.
+if python3 -c 'import diskcache' 2>/dev/null; then
+    log "python3 has diskcache already"
+else
+    log "python3 -m pip install diskcache==5.6.3"
+    python3 -m pip install --quiet 'diskcache==5.6.3' \
+        || python3 -m pip install --quiet --break-system-packages 'diskcache==5.6.3'
+    python3 -c 'import diskcache' || die "diskcache did not install for $(command -v python3)"
+fi
 
 # --- users and groups for pjdfstest ------------------------------------------------
 # pjdfstest switches to nobody/nogroup and tests/tests for its permission cases.

@@ -109,6 +109,21 @@ impl IoRequester {
     }
 }
 
+/// Where a read or write comes from, for the mandatory check (SEMANTICS.md §4).
+#[derive(Clone, Copy, Debug)]
+pub enum IoOrigin {
+    /// A program's own read, write, copy or size change through a handle: checked
+    /// against every byte-range lock.
+    Handle(IoRequester),
+    /// The page cache filling or writing back a memory-mapped view: never checked.
+    /// LockFileEx (Remarks): "Locking a region of a file does not prevent reading from
+    /// a mapped file view"; a view's dirty pages reach the file as paging I/O, which
+    /// Windows file systems do not check against byte-range locks either (FastFAT's
+    /// read and write paths test locks for non-paging I/O only). SQLite's WAL index
+    /// (`-shm`) depends on it. Pinned by tests/mapped_io.rs.
+    MappedView,
+}
+
 fn overlaps(a_start: u64, a_len: u64, b_start: u64, b_len: u64) -> bool {
     let (a0, a1) = (a_start as u128, a_start as u128 + a_len as u128);
     let (b0, b1) = (b_start as u128, b_start as u128 + b_len as u128);

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 pub use access::{Classes, OpenKind, OpenRecord, OpenRequest, Owner};
-pub use byte_range::{ByteLock, IoRequester, LockList, LockOwner, LockRequest};
+pub use byte_range::{ByteLock, IoOrigin, IoRequester, LockList, LockOwner, LockRequest};
 pub use error::SemanticError;
 pub use rename::{RenameRequest, RenameTarget, RenameTicket};
 pub use share_table::{ShareCounters, SharingConflict, check_sharing};
@@ -584,14 +584,19 @@ impl Core {
 
     /// The mandatory I/O check (SEMANTICS.md §4): refuses reading or writing a range
     /// another owner has locked exclusively, and writing any range under a shared lock.
+    /// A mapped view's page I/O is never refused ([`IoOrigin::MappedView`]).
     pub fn check_io(
         &self,
         key: FileKey,
-        who: IoRequester,
+        origin: IoOrigin,
         start: u64,
         len: u64,
         write: bool,
     ) -> Result<(), SemanticError> {
+        let who = match origin {
+            IoOrigin::Handle(who) => who,
+            IoOrigin::MappedView => return Ok(()),
+        };
         let shard = self.shard(key);
         let Some(state) = shard.get(&key) else {
             return Ok(());

@@ -1875,3 +1875,43 @@ fn rename_implicit_open_blocks_new_opens_not_sharing_delete_while_it_runs() {
     core.close(SRC, h).unwrap();
     assert!(core.is_empty());
 }
+
+/// A mapped view's page I/O is never refused by a byte-range lock (LockFileEx, Remarks:
+/// "Locking a region of a file does not prevent reading from a mapped file view"), while
+/// the same range read or written through another handle is a lock conflict.
+#[test]
+fn mapped_view_io_ignores_locks_that_refuse_handle_io() {
+    let core = Core::new();
+    let both = Classes::READ_WRITE;
+    let holder = core.open(FILE, req(both, both), PLAIN).unwrap();
+    let other = core.open(FILE, req(both, both), PLAIN).unwrap();
+    for exclusive in [true, false] {
+        let lock = LockRequest {
+            start: 120,
+            len: 8,
+            exclusive,
+            owner: LockOwner::Handle(holder),
+            via: holder,
+            windows: true,
+            taker: owner(),
+        };
+        core.lock(FILE, &lock).unwrap();
+        let through_other = IoOrigin::Handle(IoRequester {
+            lock_owner: None,
+            via: other,
+            pid: 43,
+        });
+        assert!(matches!(
+            core.check_io(FILE, through_other, 0, 4096, true),
+            Err(SemanticError::LockConflict { .. })
+        ));
+        for write in [false, true] {
+            assert!(
+                core.check_io(FILE, IoOrigin::MappedView, 0, 4096, write)
+                    .is_ok()
+            );
+        }
+        core.unlock(FILE, lock.owner, lock.start, lock.len, true)
+            .unwrap();
+    }
+}

@@ -166,11 +166,11 @@ impl SharefsFs {
         }
         let old = self.backing.stat(inode)?.st_size as u64;
         let (from, to) = (old.min(size), old.max(size));
-        let who = crate::core::IoRequester {
+        let who = crate::core::IoOrigin::Handle(crate::core::IoRequester {
             lock_owner: None,
             via,
             pid: self.owner(req).pid,
-        };
+        });
         self.core
             .check_io(inode.key, who, from, to - from, true)
             .map_err(|e| {

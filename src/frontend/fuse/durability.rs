@@ -122,6 +122,26 @@ impl SharefsFs {
         Ok(())
     }
 
+    /// Writes a mapping's dirty pages back at `offset` (inside the gate). Through a
+    /// handle that appends, a fresh non-appending fd of the same inode takes them.
+    pub(super) fn write_back_pages(
+        &self,
+        h: &OpenFile,
+        data: &[u8],
+        offset: u64,
+    ) -> Result<(), FsError> {
+        if !h.append {
+            return self.write_data(h, data, offset);
+        }
+        self.io_stats.writes.fetch_add(1, Ordering::Relaxed);
+        let in_place = self.backing.open_io(&h.inode, libc::O_WRONLY)?;
+        in_place.write_all_at(data, offset)?;
+        if h.write_through {
+            in_place.sync_data()?;
+        }
+        Ok(())
+    }
+
     /// Reads into `buf` from `offset` (inside the gate); returns the bytes read.
     pub(super) fn read_data(
         &self,

@@ -9,6 +9,7 @@ use fuser::{FopenFlags, INodeNo, Request};
 
 use super::decide::Modes;
 use super::entries::Entry;
+use super::locks::IoIssuer;
 use super::{FsError, SharefsFs, attr};
 use crate::backing::{Inode, Kind, OpenFile, key_of, sys};
 use crate::control::OpenOptions;
@@ -376,7 +377,7 @@ impl SharefsFs {
         fh: u64,
         offset: u64,
         size: u32,
-        lock_owner: Option<u64>,
+        issuer: IoIssuer,
     ) -> Result<Vec<u8>, FsError> {
         if super::control::is_virtual_fh(fh) {
             return self.control_read(req, fh, offset, size);
@@ -391,7 +392,7 @@ impl SharefsFs {
         // Still in use: a close() seen earlier was of another descriptor.
         h.closing.store(false, Ordering::Relaxed);
         let _gate = h.inode.gate.enter(offset, size as u64, false);
-        self.check_io_locks(req, &h, lock_owner, offset, size as u64, false)?;
+        self.check_io_locks(req, &h, issuer, offset, size as u64, false)?;
         let mut buf = vec![0u8; size as usize];
         let done = self.read_data(&h, &mut buf, offset)?;
         buf.truncate(done);
@@ -406,7 +407,7 @@ impl SharefsFs {
         fh: u64,
         offset: u64,
         data: &[u8],
-        lock_owner: Option<u64>,
+        issuer: IoIssuer,
     ) -> Result<u32, FsError> {
         if super::control::is_virtual_fh(fh) {
             return self.control_write(req, fh, data);
@@ -425,18 +426,25 @@ impl SharefsFs {
             self.invalidator.attributes(h.inode.node);
         }
         let len = data.len() as u64;
-        if h.append {
+        if let IoIssuer::PageCache = issuer {
+            // Writeback of a mapping's dirty pages: in place at the pages' offset, even
+            // when the handle the kernel picked appends (its backing fd has O_APPEND,
+            // which would move the bytes to the end of the file).
+            let _gate = h.inode.gate.enter(offset, len, true);
+            self.check_io_locks(req, &h, issuer, offset, len, true)?;
+            self.write_back_pages(&h, data, offset)?;
+        } else if h.append {
             // An append's offset is the size at the moment of the write: hold the whole
             // file so the size cannot move between the lock check and the write.
             let _gate = h.inode.gate.enter(0, u64::MAX, true);
             if self.core.has_locks(h.inode.key) {
                 let size = h.file.metadata()?.len();
-                self.check_io_locks(req, &h, lock_owner, size, len, true)?;
+                self.check_io_locks(req, &h, issuer, size, len, true)?;
             }
             self.write_data(&h, data, 0)?;
         } else {
             let _gate = h.inode.gate.enter(offset, len, true);
-            self.check_io_locks(req, &h, lock_owner, offset, len, true)?;
+            self.check_io_locks(req, &h, issuer, offset, len, true)?;
             self.write_data(&h, data, offset)?;
         }
         Ok(data.len() as u32)
@@ -526,7 +534,8 @@ impl SharefsFs {
             (offset, length)
         };
         let _gate = h.inode.gate.enter(from, len, true);
-        self.check_io_locks(req, &h, None, from, len, true)?;
+        let issuer = IoIssuer::Program { lock_owner: None };
+        self.check_io_locks(req, &h, issuer, from, len, true)?;
         sys::fallocate(h.file.as_fd(), mode, offset as i64, length as i64)?;
         Ok(())
     }
@@ -580,8 +589,10 @@ impl SharefsFs {
             let b = dst.inode.gate.enter(offset_out, n, true);
             (Some(b), Some(src.inode.gate.enter(offset_in, n, false)))
         };
-        self.check_io_locks(req, &src, None, offset_in, n, false)?;
-        self.check_io_locks(req, &dst, None, offset_out, n, true)?;
+        // copy_file_range(2) is a program's own I/O; the request has no lock owner.
+        let issuer = IoIssuer::Program { lock_owner: None };
+        self.check_io_locks(req, &src, issuer, offset_in, n, false)?;
+        self.check_io_locks(req, &dst, issuer, offset_out, n, true)?;
         let copied = sys::copy_file_range(
             src.file.as_fd(),
             offset_in as i64,

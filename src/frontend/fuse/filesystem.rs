@@ -13,6 +13,7 @@ use fuser::{
 };
 
 use super::attrs::AttrChange;
+use super::locks::IoIssuer;
 use super::{SharefsFs, file_type};
 
 /// Reply helper: `Ok` → `$ok`, `Err` → the mapped errno.
@@ -259,13 +260,14 @@ impl Filesystem for SharefsFs {
         offset: u64,
         size: u32,
         _flags: OpenFlags,
-        _lock_owner: Option<LockOwner>,
+        lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        let issuer = IoIssuer::of_read(lock_owner.map(|o| o.0));
         reply!(
             self,
             reply,
-            self.do_read(_req, ino, fh.0, offset, size, _lock_owner.map(|o| o.0)),
+            self.do_read(_req, ino, fh.0, offset, size, issuer),
             |data| { reply.data(&data) }
         );
     }
@@ -277,15 +279,19 @@ impl Filesystem for SharefsFs {
         fh: FileHandle,
         offset: u64,
         data: &[u8],
-        _write_flags: WriteFlags,
+        write_flags: WriteFlags,
         _flags: OpenFlags,
-        _lock_owner: Option<LockOwner>,
+        lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        let issuer = IoIssuer::of_write(
+            write_flags.contains(WriteFlags::FUSE_WRITE_CACHE),
+            lock_owner.map(|o| o.0),
+        );
         reply!(
             self,
             reply,
-            self.do_write(_req, ino, fh.0, offset, data, _lock_owner.map(|o| o.0)),
+            self.do_write(_req, ino, fh.0, offset, data, issuer),
             |n| { reply.written(n) }
         );
     }

@@ -21,7 +21,7 @@ use std::time::Duration;
 use fuser::{INodeNo, ReplyEmpty, Request};
 
 use super::{FsError, SharefsFs};
-use crate::core::{Core, FileKey, IoRequester, LockOwner, LockRequest, SemanticError};
+use crate::core::{Core, FileKey, IoOrigin, IoRequester, LockOwner, LockRequest, SemanticError};
 
 /// FUSE's "to end of file" end offset (OFFSET_MAX).
 const OFFSET_MAX: u64 = i64::MAX as u64;
@@ -363,7 +363,7 @@ impl SharefsFs {
         &self,
         req: &Request,
         h: &crate::backing::OpenFile,
-        lock_owner: Option<u64>,
+        issuer: IoIssuer,
         offset: u64,
         len: u64,
         write: bool,
@@ -372,13 +372,16 @@ impl SharefsFs {
             return Ok(());
         }
         let owner = self.owner(req);
-        let who = IoRequester {
-            lock_owner,
-            via: h.core,
-            pid: owner.pid,
+        let origin = match issuer {
+            IoIssuer::Program { lock_owner } => IoOrigin::Handle(IoRequester {
+                lock_owner,
+                via: h.core,
+                pid: owner.pid,
+            }),
+            IoIssuer::PageCache => IoOrigin::MappedView,
         };
         self.core
-            .check_io(h.inode.key, who, offset, len, write)
+            .check_io(h.inode.key, origin, offset, len, write)
             .map_err(|e| {
                 let asked = format!(
                     "{} {}-{}",
@@ -394,6 +397,44 @@ impl SharefsFs {
                     e.into(),
                 )
             })
+    }
+}
+
+/// Who issued a FUSE read or write, as the kernel tells it (fs/fuse/file.c).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum IoIssuer {
+    /// A program's read(2), write(2), copy_file_range(2) or size change. Every open is
+    /// `FOPEN_DIRECT_IO` (files.rs), so the kernel sends read(2) and write(2) from the
+    /// calling task with `FUSE_READ_LOCKOWNER` / `FUSE_WRITE_LOCKOWNER` and the caller's
+    /// lock owner (`fuse_direct_io`: `owner = current->files`).
+    Program {
+        /// The caller's POSIX lock owner, where the request carries one.
+        lock_owner: Option<u64>,
+    },
+    /// The page cache of a memory mapping: a page fill (`fuse_read_folio`,
+    /// `fuse_readahead`) carries no lock owner, a writeback (`fuse_writepages`) has
+    /// `FUSE_WRITE_CACHE` and a handle the kernel picked among the writable ones.
+    PageCache,
+}
+
+impl IoIssuer {
+    /// A FUSE read: without a lock owner it is a page fill, since no open is cached.
+    pub(crate) fn of_read(lock_owner: Option<u64>) -> IoIssuer {
+        match lock_owner {
+            Some(o) => IoIssuer::Program {
+                lock_owner: Some(o),
+            },
+            None => IoIssuer::PageCache,
+        }
+    }
+
+    /// A FUSE write: `FUSE_WRITE_CACHE` marks a writeback of cached pages.
+    pub(crate) fn of_write(from_page_cache: bool, lock_owner: Option<u64>) -> IoIssuer {
+        if from_page_cache {
+            IoIssuer::PageCache
+        } else {
+            IoIssuer::Program { lock_owner }
+        }
     }
 }
 
