@@ -256,8 +256,21 @@ pub enum LogFormat {
     Json,
 }
 
+/// How the daemon uses file descriptors, and how to give it more.
+const FD_LIMIT_HELP: &str = "\
+File descriptors: the daemon holds one fd per directory the kernel knows, two per open \
+file (its inode's and its handle's), and idle fds of files looked up lately \
+(-o inode_fds=N, default half the limit). At start it raises its soft RLIMIT_NOFILE to the hard limit \
+(as root, to fs.nr_open). When an open fails for lack of fds it closes idle ones and \
+retries, so programs see EMFILE only when their own open files fill the limit. To raise \
+the hard limit: `ulimit -Hn N` in the shell that starts sharefs (as root), \
+LimitNOFILE=N in a systemd unit, `nofile` in /etc/security/limits.conf, or \
+`prlimit --nofile=N:N -- sharefs mount ...`; the system-wide ceiling is \
+/proc/sys/fs/nr_open.";
+
 /// `sharefs mount`.
 #[derive(Debug, Args)]
+#[command(after_long_help = FD_LIMIT_HELP)]
 pub struct MountArgs {
     /// Directory to mirror.
     pub backing: PathBuf,

@@ -19,7 +19,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::sys::mode;
+use super::sys::{self, mode};
 use crate::core::FileKey;
 
 /// How the daemon holds a backing inode between requests. Linux: an `O_PATH` fd of any
@@ -50,6 +50,35 @@ enum Held {
         slot: Mutex<Option<Arc<OwnedFd>>>,
         used: AtomicU64,
     },
+}
+
+/// Whether an eviction may wait for locks held by other threads.
+#[cfg(target_os = "linux")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wait {
+    Yes,
+    No,
+}
+
+/// The inode tables that give back idle fds when an open runs out of them.
+#[cfg(target_os = "linux")]
+static SHORTAGE_WATCH: Mutex<Vec<std::sync::Weak<InodeTable>>> = Mutex::new(Vec::new());
+
+/// The hook `sys` calls when an fd-creating call fails with EMFILE or ENFILE: every
+/// table closes idle fds; returns how many closed (the call is retried if any did).
+#[cfg(target_os = "linux")]
+fn relieve_fd_shortage_everywhere() -> usize {
+    // Clone the list out: a table's eviction never runs under the registry lock.
+    let tables: Vec<Arc<InodeTable>> = match SHORTAGE_WATCH.try_lock() {
+        Ok(tables) => tables.iter().filter_map(std::sync::Weak::upgrade).collect(),
+        Err(std::sync::TryLockError::Poisoned(p)) => p
+            .into_inner()
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .collect(),
+        Err(std::sync::TryLockError::WouldBlock) => return 0,
+    };
+    tables.iter().map(|t| t.relieve_fd_shortage()).sum()
 }
 
 /// Evictable fds currently held by every inode table of the process, and the clock
@@ -368,37 +397,80 @@ impl InodeTable {
         if held <= budget {
             return;
         }
-        let want = held - budget + budget / 8;
-        let closed: Vec<Arc<OwnedFd>> = {
-            let inner = self.read();
-            let mut candidates: Vec<(u64, &Arc<Inode>)> = inner
-                .live
-                .values()
-                .filter_map(|(inode, _)| match &inode.fd {
-                    Held::Evictable { slot, used }
-                        if Arc::strong_count(inode) == 1
-                            && slot.lock().unwrap_or_else(|p| p.into_inner()).is_some()
-                            && inode.location().is_some() =>
-                    {
-                        Some((used.load(Ordering::Relaxed), inode))
-                    }
-                    _ => None,
-                })
-                .collect();
-            candidates.sort_unstable_by_key(|(used, _)| *used);
-            candidates
-                .into_iter()
-                .take(want)
-                .filter_map(|(_, inode)| inode.fd.evict())
-                .collect()
+        let closed = self.evict_least_recently_used(held - budget + budget / 8, Wait::Yes);
+        tracing::debug!(closed, held, budget, "evicted idle inode fds");
+    }
+
+    /// Closes up to `want` idle evictable fds, least recently used first; returns how
+    /// many closed. With [`Wait::No`] a table or slot lock that is taken is skipped
+    /// rather than waited for: the fd-shortage path may run inside any open.
+    #[cfg(target_os = "linux")]
+    fn evict_least_recently_used(&self, want: usize, wait: Wait) -> usize {
+        let inner = match wait {
+            Wait::Yes => self.read(),
+            Wait::No => match self.inner.try_read() {
+                Ok(inner) => inner,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return 0,
+            },
         };
-        tracing::debug!(
-            closed = closed.len(),
-            held,
-            budget,
-            "evicted idle inode fds"
-        );
-        drop(closed);
+        let mut candidates: Vec<(u64, &Arc<Inode>)> = inner
+            .live
+            .values()
+            .filter_map(|(inode, _)| match &inode.fd {
+                Held::Evictable { slot, used }
+                    if Arc::strong_count(inode) == 1
+                        && slot.try_lock().is_ok_and(|held| held.is_some())
+                        && inode.location().is_some() =>
+                {
+                    Some((used.load(Ordering::Relaxed), inode))
+                }
+                _ => None,
+            })
+            .collect();
+        candidates.sort_unstable_by_key(|(used, _)| *used);
+        let closed: Vec<Arc<OwnedFd>> = candidates
+            .into_iter()
+            .take(want)
+            .filter_map(|(_, inode)| inode.fd.evict())
+            .collect();
+        drop(inner);
+        // The fds close here, after the table lock is released.
+        closed.len()
+    }
+
+    /// An open of the daemon's failed with EMFILE or ENFILE: closes half of the idle
+    /// evictable fds (at least 32) and lowers the budget to what stays held, so the
+    /// daemon keeps room for programs' handles under the limit it really has. Returns
+    /// how many fds closed.
+    #[cfg(target_os = "linux")]
+    fn relieve_fd_shortage(&self) -> usize {
+        let held = HELD_FDS.load(Ordering::Relaxed);
+        let closed = self.evict_least_recently_used((held / 2).max(32), Wait::No);
+        if closed > 0 {
+            let budget = HELD_FDS.load(Ordering::Relaxed).max(16);
+            let before = self.fd_budget.fetch_min(budget, Ordering::Relaxed);
+            if budget < before {
+                tracing::warn!(
+                    closed,
+                    budget,
+                    limit = sys::fd_limit(),
+                    "out of file descriptors: closed idle inode fds, budget lowered \
+                     (raise the hard RLIMIT_NOFILE to keep more)"
+                );
+            }
+        }
+        closed
+    }
+
+    /// Registers the table for [`relieve_fd_shortage_everywhere`] (every mount of the
+    /// process: `sharefs run` serves more than one).
+    #[cfg(target_os = "linux")]
+    pub fn watch_fd_shortage(table: &Arc<InodeTable>) {
+        let mut tables = SHORTAGE_WATCH.lock().unwrap_or_else(|p| p.into_inner());
+        tables.retain(|t| t.strong_count() > 0);
+        tables.push(Arc::downgrade(table));
+        sys::on_fd_shortage(relieve_fd_shortage_everywhere);
     }
 
     /// Evictable fds held by the process (for tests and stats).

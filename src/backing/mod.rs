@@ -49,7 +49,7 @@ pub struct DirEntry {
 #[derive(Debug)]
 pub struct Backing {
     /// Node ids ↔ backing inodes.
-    pub inodes: InodeTable,
+    pub inodes: Arc<InodeTable>,
     /// Device of the backing root (entries of a listing are assumed on it).
     pub root_dev: u64,
 }
@@ -100,8 +100,11 @@ impl Backing {
         if Kind::from_mode(st.st_mode) != Kind::Dir {
             return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
         }
+        let inodes = Arc::new(InodeTable::new(fd, key_of(&st)));
+        #[cfg(target_os = "linux")]
+        InodeTable::watch_fd_shortage(&inodes);
         Ok(Backing {
-            inodes: InodeTable::new(fd, key_of(&st)),
+            inodes,
             root_dev: st.st_dev,
         })
     }
@@ -319,7 +322,9 @@ impl Backing {
     fn is_dir_empty_at(&self, fd: BorrowedFd<'_>) -> io::Result<bool> {
         let dir = sys::reopen(fd, libc::O_RDONLY | libc::O_DIRECTORY)?;
         let path = sys::proc_fd_path(dir.as_fd());
-        let mut it = std::fs::read_dir(Path::new(OsStr::from_bytes(path.as_bytes())))?;
+        let mut it = sys::retry_on_fd_shortage(|| {
+            std::fs::read_dir(Path::new(OsStr::from_bytes(path.as_bytes())))
+        })?;
         Ok(it.next().is_none())
     }
 
@@ -357,7 +362,10 @@ impl Backing {
     pub fn list(&self, dir: &File) -> io::Result<Vec<DirEntry>> {
         let path = sys::proc_fd_path(dir.as_fd());
         let mut out = Vec::new();
-        for entry in std::fs::read_dir(Path::new(OsStr::from_bytes(path.as_bytes())))? {
+        let entries = sys::retry_on_fd_shortage(|| {
+            std::fs::read_dir(Path::new(OsStr::from_bytes(path.as_bytes())))
+        })?;
+        for entry in entries {
             let entry = entry?;
             let type_bits = match entry.file_type() {
                 Ok(t) if t.is_dir() => mode::S_IFDIR,

@@ -147,6 +147,31 @@ fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
+/// Called when an fd-creating call fails with EMFILE or ENFILE: closes idle fds the
+/// daemon holds and returns how many (the inode table registers it).
+static FD_SHORTAGE_HOOK: std::sync::OnceLock<fn() -> usize> = std::sync::OnceLock::new();
+
+/// Sets what [`retry_on_fd_shortage`] calls to free descriptors (first call wins).
+pub fn on_fd_shortage(hook: fn() -> usize) {
+    let _ = FD_SHORTAGE_HOOK.set(hook);
+}
+
+/// Runs an fd-creating call; when it fails for lack of descriptors (EMFILE, ENFILE) and
+/// the hook closed idle ones, runs it once more. So a program sees EMFILE only when
+/// handles really fill the limit, never while the daemon sits on idle inode fds
+/// (tests/fd_limit.rs).
+pub fn retry_on_fd_shortage<T>(mut call: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    match call() {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+            match FD_SHORTAGE_HOOK.get() {
+                Some(relieve) if relieve() > 0 => call(),
+                _ => Err(e),
+            }
+        }
+        other => other,
+    }
+}
+
 fn cvt_ssize(ret: isize) -> io::Result<usize> {
     if ret < 0 {
         Err(io::Error::last_os_error())
@@ -217,23 +242,27 @@ pub fn open_beneath(
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
     let flags = flags | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    #[cfg(target_os = "linux")]
-    match openat2_beneath(dir, name, flags, mode) {
-        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {}
-        other => return other,
-    }
-    // SAFETY: `name` is NUL-terminated; the fd returned is fresh and owned by us.
-    let fd = cvt(unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags, mode) })?;
-    // SAFETY: fresh fd from the kernel.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    retry_on_fd_shortage(|| {
+        #[cfg(target_os = "linux")]
+        match openat2_beneath(dir, name, flags, mode) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {}
+            other => return other,
+        }
+        // SAFETY: `name` is NUL-terminated; the fd returned is fresh and owned by us.
+        let fd = cvt(unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags, mode) })?;
+        // SAFETY: fresh fd from the kernel.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    })
 }
 
 /// Opens an absolute path (startup only: the backing root, `/proc/self/fd`).
 pub fn open_path(path: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
-    // SAFETY: `path` is NUL-terminated; the fd returned is fresh and owned by us.
-    let fd = cvt(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) })?;
-    // SAFETY: fresh fd from the kernel.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    retry_on_fd_shortage(|| {
+        // SAFETY: `path` is NUL-terminated; the fd returned is fresh and owned by us.
+        let fd = cvt(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) })?;
+        // SAFETY: fresh fd from the kernel.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    })
 }
 
 /// Re-opens the inode behind an `O_PATH` fd for I/O, through `/proc/self/fd` (the only
@@ -242,10 +271,12 @@ pub fn open_path(path: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
 pub fn reopen(fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<OwnedFd> {
     let path = proc_fd_path(fd);
     let flags = (flags | libc::O_CLOEXEC) & !(libc::O_NOFOLLOW | libc::O_CREAT | libc::O_EXCL);
-    // SAFETY: `path` is NUL-terminated; the fd returned is fresh and owned by us.
-    let fd = cvt(unsafe { libc::open(path.as_ptr(), flags) })?;
-    // SAFETY: fresh fd from the kernel.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    retry_on_fd_shortage(|| {
+        // SAFETY: `path` is NUL-terminated; the fd returned is fresh and owned by us.
+        let fd = cvt(unsafe { libc::open(path.as_ptr(), flags) })?;
+        // SAFETY: fresh fd from the kernel.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    })
 }
 
 /// `statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)`: works on `O_PATH` fds, and gives

@@ -86,6 +86,12 @@ impl Mount {
 
     /// Like [`Mount::new`], after `setup` has filled the backing directory.
     pub fn with_setup(args: &[&str], setup: impl FnOnce(&Path)) -> Mount {
+        Self::wrapped(&[], args, setup)
+    }
+
+    /// Like [`Mount::with_setup`], with the daemon started through `wrapper` (a command
+    /// and its arguments that end by running the rest, e.g. `prlimit --nofile=N:N --`).
+    pub fn wrapped(wrapper: &[&str], args: &[&str], setup: impl FnOnce(&Path)) -> Mount {
         let root = tempfile::Builder::new()
             .prefix("sharefs-test-")
             .tempdir()
@@ -96,7 +102,15 @@ impl Mount {
         fs::create_dir(&mnt).expect("mkdir mnt");
         setup(&backing);
         let log = root.path().join("sharefs.log");
-        let child = Command::new(bin())
+        let mut command = match wrapper.split_first() {
+            Some((program, wrapper_args)) => {
+                let mut c = Command::new(program);
+                c.args(wrapper_args).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        let child = command
             .arg("mount")
             .arg(&backing)
             .arg(&mnt)
