@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::DirEntry;
@@ -39,6 +39,15 @@ pub struct OpenFile {
     /// A close() has been seen (FLUSH) or a listing was read to its end: a RELEASE is
     /// probably in flight, so a conflict with this handle is worth a short wait.
     pub closing: AtomicBool,
+    /// Its RELEASE has begun: it goes from the table as soon as the core has forgotten
+    /// it and any name its close removes is gone.
+    pub releasing: AtomicBool,
+    /// The process (thread id) that opened it, and the last one whose close() of a
+    /// descriptor of it was seen (0: none yet). While either still has a descriptor or
+    /// a mapping of the inode, a FLUSH was not its last close.
+    pub opener: u32,
+    /// See `opener`.
+    pub flushed_by: AtomicU32,
     /// Set-user/group-id bits were checked (and dropped) at this handle's first write
     /// by an unprivileged caller.
     pub privs_checked: AtomicBool,
@@ -91,11 +100,19 @@ impl HandleTable {
             .remove(&fh)
     }
 
-    /// Whether the core handle `id` belongs to a handle that is probably closing.
-    pub fn is_closing(&self, id: HandleId) -> bool {
+    /// The handle the core knows as `id`, if it is still in the table.
+    pub fn by_core(&self, id: HandleId) -> Option<Arc<OpenFile>> {
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        map.values().find(|h| h.core == id).cloned()
+    }
+
+    /// The handles of the file with `key` whose close() or RELEASE was seen.
+    pub fn closing_of(&self, key: crate::core::FileKey) -> Vec<Arc<OpenFile>> {
         let map = self.map.read().unwrap_or_else(|p| p.into_inner());
         map.values()
-            .any(|h| h.core == id && h.closing.load(Ordering::Relaxed))
+            .filter(|h| h.inode.key == key && h.closing.load(Ordering::Relaxed))
+            .cloned()
+            .collect()
     }
 
     /// Number of open handles.

@@ -418,6 +418,14 @@ impl Core {
             .unwrap_or_default()
     }
 
+    /// Whether the file's name goes when its handles close: it is delete-pending, or a
+    /// delete-on-close open of it is still open (SEMANTICS.md §2).
+    pub fn delete_awaits_close(&self, key: FileKey) -> bool {
+        self.shard(key)
+            .get(&key)
+            .is_some_and(|s| s.delete.pending || s.opens.values().any(|r| r.delete_on_close))
+    }
+
     /// The open records of one file, sorted by handle.
     pub fn opens_of(&self, key: FileKey) -> Vec<OpenRecord> {
         let shard = self.shard(key);

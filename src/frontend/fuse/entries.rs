@@ -36,7 +36,17 @@ impl SharefsFs {
         let parent = self.inode(parent)?;
         // names=windows: an exact miss finds the stored spelling in another case, except
         // as the target of a rename, which must see it absent (docs/names.md).
+        let releases_before = self.releases_done();
         let (fd, st, stored) = self.probe_name(&parent, name)?;
+        // Its last close was just seen and its name goes at that RELEASE: look again
+        // once the RELEASE is done (most often: ENOENT). Look again too if a RELEASE
+        // finished since the probe: it may have removed the name just probed.
+        let (fd, st, stored) =
+            if self.wait_for_vanishing(key_of(&st)) || self.releases_done() != releases_before {
+                self.probe_name(&parent, name)?
+            } else {
+                (fd, st, stored)
+            };
         if stored != name && self.is_rename_target_lookup(req.pid(), name) {
             return Err(FsError::errno(libc::ENOENT));
         }

@@ -3,7 +3,7 @@
 use std::ffi::OsStr;
 use std::os::fd::AsFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use fuser::{FopenFlags, INodeNo, Request};
 
@@ -178,7 +178,7 @@ impl SharefsFs {
                 return Err(e.into());
             }
         };
-        Ok(self.insert_handle(inode, file, core_handle, flags, modes))
+        Ok(self.insert_handle(inode, file, core_handle, flags, modes, req.pid()))
     }
 
     fn insert_handle(
@@ -188,6 +188,7 @@ impl SharefsFs {
         core: crate::core::HandleId,
         flags: i32,
         (access, _, options, _): Modes,
+        opener: u32,
     ) -> u64 {
         let direct = (options.no_buffering && inode.kind == Kind::File)
             .then(|| self.open_direct(inode, flags))
@@ -204,6 +205,9 @@ impl SharefsFs {
             append: flags & libc::O_APPEND != 0,
             listing: Default::default(),
             closing: AtomicBool::new(false),
+            releasing: AtomicBool::new(false),
+            opener,
+            flushed_by: AtomicU32::new(0),
             privs_checked: AtomicBool::new(false),
         })
     }
@@ -329,7 +333,7 @@ impl SharefsFs {
                         return Err(e.into());
                     }
                 };
-                let fh = self.insert_handle(&inode, file, core_handle, flags, modes);
+                let fh = self.insert_handle(&inode, file, core_handle, flags, modes, req.pid());
                 // A new file under write-through: its directory entry is made durable
                 // too, as a careful database would (fsync of the parent).
                 if self.wants_write_through(flags, modes.2.write_through) {
@@ -450,7 +454,13 @@ impl SharefsFs {
         Ok(data.len() as u32)
     }
 
-    pub(super) fn do_flush(&self, ino: INodeNo, fh: u64, lock_owner: u64) -> Result<(), FsError> {
+    pub(super) fn do_flush(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        fh: u64,
+        lock_owner: u64,
+    ) -> Result<(), FsError> {
         if super::control::is_virtual_fh(fh) {
             return Ok(());
         }
@@ -459,8 +469,19 @@ impl SharefsFs {
         // locks on it.
         self.release_posix_locks(&h, lock_owner);
         // Each close() of a descriptor sends FLUSH; a RELEASE follows asynchronously if
-        // it was the last one. Remember it so conflicts can wait for that RELEASE.
+        // it was the last one (it is queued before close() returns). Remember who closed
+        // so conflicts and lookups can tell whether that RELEASE is coming.
+        h.flushed_by.store(req.pid(), Ordering::Relaxed);
         h.closing.store(true, Ordering::Relaxed);
+        // If this was the last close, the file's name goes at its RELEASE (delete pending
+        // or delete-on-close): make the kernel forget the dentry before close() returns,
+        // so the program's next path query reaches the daemon, which waits for that
+        // RELEASE (`wait_for_vanishing`). The kernel holds no directory lock in FLUSH.
+        if self.core.delete_awaits_close(h.inode.key)
+            && let Some(loc) = h.inode.location()
+        {
+            self.invalidator.entry_now(loc.parent, &loc.name);
+        }
         Ok(())
     }
 
@@ -474,8 +495,11 @@ impl SharefsFs {
         let Some(h) = self.handles.get_any(fh) else {
             return Err(FsError::errno(libc::EBADF));
         };
-        // The handle stays in the table (marked closing) until the core has forgotten
-        // it, so an operation refused by it meanwhile knows to wait for this release.
+        // The handle stays in the table (marked releasing) until the core has forgotten
+        // it and its name is settled, so an operation refused by it, or a lookup of the
+        // name, meanwhile knows to wait for this release.
+        self.releases_in_flight.fetch_add(1, Ordering::SeqCst);
+        h.releasing.store(true, Ordering::Relaxed);
         h.closing.store(true, Ordering::Relaxed);
         let result = match self.core.close(h.inode.key, h.core) {
             Ok(outcome) => {
@@ -497,7 +521,9 @@ impl SharefsFs {
                 Err(e.into())
             }
         };
+        self.releases_settled.fetch_add(1, Ordering::SeqCst);
         self.handles.remove(fh);
+        self.releases_in_flight.fetch_sub(1, Ordering::SeqCst);
         // Its byte-range locks went with it: parked lock requests may now be granted.
         self.locks_released(h.inode.key, &h.inode.gate);
         drop(h);

@@ -298,15 +298,18 @@ impl Filesystem for SharefsFs {
 
     fn flush(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         fh: FileHandle,
-        _lock_owner: LockOwner,
+        lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        reply!(self, reply, self.do_flush(ino, fh.0, _lock_owner.0), |()| {
-            reply.ok()
-        });
+        reply!(
+            self,
+            reply,
+            self.do_flush(req, ino, fh.0, lock_owner.0),
+            |()| { reply.ok() }
+        );
     }
 
     fn release(

@@ -26,7 +26,7 @@ pub mod session;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -77,6 +77,9 @@ pub struct FsConfig {
     pub names: crate::names::NameMode,
     /// Paths longer than MAX_PATH may be created (names=windows only).
     pub long_paths: bool,
+    /// Where the mount is, as the daemon's `/proc/self/mountinfo` shows it (absolute,
+    /// resolved): finds the mount's device for `/proc` checks of other processes.
+    pub mountpoint: Option<std::path::PathBuf>,
 }
 
 impl Default for FsConfig {
@@ -97,6 +100,7 @@ impl Default for FsConfig {
             policy: Default::default(),
             names: crate::names::NameMode::Posix,
             long_paths: false,
+            mountpoint: None,
         }
     }
 }
@@ -155,6 +159,12 @@ pub struct SharefsFs {
     /// lookup that finds a case variant; re-read with one `pread`).
     #[cfg(target_os = "linux")]
     syscall_files: Mutex<lru::LruCache<u32, Arc<std::fs::File>>>,
+    /// The mount's device as mountinfo writes it ("0:53"), read at first need.
+    mount_dev: std::sync::OnceLock<Option<String>>,
+    /// RELEASEs between their start and the removal of their handle from the table.
+    releases_in_flight: AtomicUsize,
+    /// See [`SharefsFs::releases_done`].
+    releases_settled: AtomicU64,
 }
 
 impl SharefsFs {
@@ -187,6 +197,9 @@ impl SharefsFs {
             syscall_files: Mutex::new(lru::LruCache::new(
                 std::num::NonZeroUsize::new(32).unwrap_or(std::num::NonZeroUsize::MIN),
             )),
+            mount_dev: std::sync::OnceLock::new(),
+            releases_in_flight: AtomicUsize::new(0),
+            releases_settled: AtomicU64::new(0),
         }
     }
 
@@ -259,25 +272,99 @@ impl SharefsFs {
             let Err(FsError::Denied(err)) = &result else {
                 return result;
             };
-            let waiting = err
-                .holders()
-                .iter()
-                .any(|h| self.handles.is_closing(h.handle));
+            let waiting = err.holders().iter().any(|h| {
+                self.handles
+                    .by_core(h.handle)
+                    .is_some_and(|open| self.release_expected(&open))
+            });
             let deadline = *deadline.get_or_insert_with(|| Instant::now() + RELEASE_GRACE);
             if !waiting || Instant::now() >= deadline {
                 return result;
             }
-            let guard = self.released.1.lock().unwrap_or_else(|p| p.into_inner());
-            // Announce the wait before the last look at the counter; `note_release`
-            // bumps the counter before it looks at the waiters (both SeqCst), so one of
-            // the two sees the other and no wake-up is lost.
-            self.release_waiters.fetch_add(1, Ordering::SeqCst);
-            if self.released.0.load(Ordering::SeqCst) == seen {
-                let left = deadline.saturating_duration_since(Instant::now());
-                let _ = self.released.2.wait_timeout(guard, left);
-            }
-            self.release_waiters.fetch_sub(1, Ordering::SeqCst);
+            self.await_release(seen, deadline);
         }
+    }
+
+    /// A lookup of a file whose name goes when its handles close (delete pending or
+    /// delete-on-close) waits, bounded by [`RELEASE_GRACE`], for the RELEASEs that are
+    /// coming, so close-then-stat or close-then-open finds the name gone every time
+    /// (tests/close_race.rs). Returns whether it waited.
+    fn wait_for_vanishing(&self, key: crate::core::FileKey) -> bool {
+        let deadline = Instant::now() + RELEASE_GRACE;
+        let mut waited = false;
+        loop {
+            let seen = self.released.0.load(Ordering::Acquire);
+            // A RELEASE in progress may have closed the core's open already while the
+            // name it removes is still there: wait for those of this file too.
+            let may_vanish = self.releases_in_flight.load(Ordering::SeqCst) > 0
+                || self.core.delete_awaits_close(key);
+            let coming = may_vanish
+                && self
+                    .handles
+                    .closing_of(key)
+                    .iter()
+                    .any(|h| self.release_expected(h));
+            if !coming || Instant::now() >= deadline {
+                return waited;
+            }
+            waited = true;
+            self.await_release(seen, deadline);
+        }
+    }
+
+    /// Whether a RELEASE of `h` is on its way: it has begun, or a close() of it was seen
+    /// (FLUSH) and neither the process that opened it nor the one that closed it still
+    /// has a descriptor or mapping of the inode. The kernel queues the RELEASE of a
+    /// last close before close() returns, but says at FLUSH only who closed, not
+    /// whether it was the last reference (fs/fuse/file.c: `fuse_flush`,
+    /// `fuse_file_release`). A descriptor inherited by a third process (a grandchild,
+    /// or one passed over a socket) is not seen: then a wait ends at [`RELEASE_GRACE`].
+    fn release_expected(&self, h: &crate::backing::OpenFile) -> bool {
+        if h.releasing.load(Ordering::Relaxed) {
+            return true;
+        }
+        if !h.closing.load(Ordering::Relaxed) {
+            return false;
+        }
+        let flusher = h.flushed_by.load(Ordering::Relaxed);
+        if flusher == 0 {
+            // A directory whose listing was read to its end: no FLUSH, a guess.
+            return true;
+        }
+        let mut parties = vec![flusher];
+        if h.opener != flusher && h.opener != 0 {
+            parties.push(h.opener);
+        }
+        let Some(dev) = self
+            .mount_dev
+            .get_or_init(|| process::mount_device(self.cfg.mountpoint.as_deref()?))
+        else {
+            return true;
+        };
+        !parties
+            .into_iter()
+            .any(|pid| process::reach(pid, dev, h.inode.node) == process::Reach::Holds)
+    }
+
+    /// How many RELEASEs have closed their core open and settled the names they remove
+    /// (counted before their handle leaves the table, so a lookup that probed a name
+    /// before this count moved looks again).
+    fn releases_done(&self) -> u64 {
+        self.releases_settled.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps until the next RELEASE after the one counted `seen`, or `deadline`.
+    fn await_release(&self, seen: u64, deadline: Instant) {
+        let guard = self.released.1.lock().unwrap_or_else(|p| p.into_inner());
+        // Announce the wait before the last look at the counter; `note_release` bumps
+        // the counter before it looks at the waiters (both SeqCst), so one of the two
+        // sees the other and no wake-up is lost.
+        self.release_waiters.fetch_add(1, Ordering::SeqCst);
+        if self.released.0.load(Ordering::SeqCst) == seen {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let _ = self.released.2.wait_timeout(guard, left);
+        }
+        self.release_waiters.fetch_sub(1, Ordering::SeqCst);
     }
 
     fn note_release(&self) {

@@ -276,3 +276,100 @@ mod tests {
         assert_eq!((o.uid, o.gid), (5, 6));
     }
 }
+
+/// What `/proc` says about whether a process still reaches one of the mount's inodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Reach {
+    /// A descriptor (`/proc/PID/fdinfo/N`, `ino:`) or a mapping (`/proc/PID/maps`) of
+    /// the inode is still there.
+    Holds,
+    /// Neither: the close of it seen a moment ago was the process's last.
+    Released,
+    /// The process is gone, or its files cannot be read (another user's, without root).
+    Unknown,
+}
+
+/// The device ("major:minor", decimal) of the FUSE mount at `mountpoint`, from the
+/// daemon's own mountinfo (the topmost mount there: `sharefs run` mounts over DIR).
+#[cfg(target_os = "linux")]
+pub(super) fn mount_device(mountpoint: &std::path::Path) -> Option<String> {
+    let want = mountpoint.to_str()?.replace(' ', "\\040");
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines()
+        .rev()
+        .filter(|l| l.split(" - ").nth(1).is_some_and(|t| t.starts_with("fuse")))
+        .find(|l| l.split(' ').nth(4) == Some(want.as_str()))
+        .and_then(|l| l.split(' ').nth(2))
+        .map(str::to_string)
+}
+
+/// macOS has no `/proc`.
+#[cfg(not(target_os = "linux"))]
+pub(super) fn mount_device(_mountpoint: &std::path::Path) -> Option<String> {
+    None
+}
+
+/// Whether process (or thread) `pid` still has a descriptor or a mapping of the inode
+/// the kernel knows as `ino` on the mount with device `dev` (mountinfo's "0:53"). Read
+/// only when a conflict or a lookup must decide whether to wait for a RELEASE
+/// (docs/architecture.md, "The RELEASE race"): the process's mountinfo gives the ids of
+/// its mounts of that device, then each descriptor's fdinfo (`mnt_id:`, `ino:`) and its
+/// maps (device and inode columns) are compared. No request reaches the mount.
+#[cfg(target_os = "linux")]
+pub(super) fn reach(pid: u32, dev: &str, ino: u64) -> Reach {
+    let Ok(mounts) = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")) else {
+        return Reach::Unknown;
+    };
+    let mount_ids: Vec<&str> = mounts
+        .lines()
+        .filter(|l| l.split(' ').nth(2) == Some(dev))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return Reach::Unknown;
+    };
+    let wanted = ino.to_string();
+    for fd in fds.flatten() {
+        let Ok(info) = std::fs::read_to_string(fd.path()) else {
+            continue;
+        };
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_string()
+        };
+        if field("ino:") == wanted && mount_ids.contains(&field("mnt_id:").as_str()) {
+            return Reach::Holds;
+        }
+    }
+    // A mapping keeps the file open after its descriptor is closed (its RELEASE comes
+    // at munmap). maps: "start-end perms offset MAJ:MIN inode path", hex device.
+    let maps_dev = dev.split_once(':').and_then(|(major, minor)| {
+        Some(format!(
+            "{:02x}:{:02x}",
+            major.parse::<u32>().ok()?,
+            minor.parse::<u32>().ok()?
+        ))
+    });
+    if let (Ok(maps), Some(maps_dev)) = (
+        std::fs::read_to_string(format!("/proc/{pid}/maps")),
+        maps_dev,
+    ) {
+        let mapped = maps.lines().any(|l| {
+            let mut cols = l.split_whitespace().skip(3);
+            cols.next() == Some(maps_dev.as_str()) && cols.next() == Some(wanted.as_str())
+        });
+        if mapped {
+            return Reach::Holds;
+        }
+    }
+    Reach::Released
+}
+
+/// macOS has no `/proc`: whether a RELEASE is coming is never known there.
+#[cfg(not(target_os = "linux"))]
+pub(super) fn reach(_pid: u32, _dev: &str, _ino: u64) -> Reach {
+    Reach::Unknown
+}

@@ -116,6 +116,7 @@ pub fn fs_config(cfg: &MountConfig) -> FsConfig {
         write_through: cfg.write_through,
         names: cfg.names,
         long_paths: cfg.long_paths,
+        mountpoint: None,
         policy: Arc::new(crate::policy::PolicyHandle::builtin(
             cfg.profile,
             cfg.delete_mode,
@@ -178,6 +179,7 @@ pub fn mount_in_background(
     let invalidator = Arc::new(Invalidator::new());
     let mut fs_cfg = fs_config(cfg);
     fs_cfg.policy = load_policy(cfg)?;
+    fs_cfg.mountpoint = std::fs::canonicalize(mountpoint).ok();
     let fs = SharefsFs::new(backing, core, fs_cfg, invalidator.clone());
     let conflicts = fs.conflict_log();
     let session = direct_session(fs, mountpoint, &options)
@@ -255,6 +257,8 @@ fn serve(
     let core = Arc::new(Core::new());
     let invalidator = Arc::new(Invalidator::new());
     let policy = fs_cfg.policy.clone();
+    let mut fs_cfg = fs_cfg;
+    fs_cfg.mountpoint = std::fs::canonicalize(mountpoint).ok();
     let fs = SharefsFs::new(backing, core, fs_cfg, invalidator.clone());
     let report = |ready: Option<OwnedFd>, msg: &str| {
         if let Some(fd) = ready {
