@@ -19,7 +19,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::sys::{self, mode};
+#[cfg(target_os = "linux")]
+use super::sys;
+use super::sys::mode;
 use crate::core::FileKey;
 
 /// How the daemon holds a backing inode between requests. Linux: an `O_PATH` fd of any

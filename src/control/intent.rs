@@ -118,10 +118,17 @@ impl Intent {
         }
         let text =
             std::str::from_utf8(bytes).map_err(|_| IntentError("line is not UTF-8".into()))?;
-        let line = text.strip_suffix('\n').unwrap_or(text);
-        let line = line.strip_suffix('\r').unwrap_or(line);
+        // A line ends with "\n" or "\r\n" (docs/control-api.md), or with nothing; a
+        // carriage return anywhere else is refused, as is a second line.
+        let line = match text.strip_suffix('\n') {
+            Some(l) => l.strip_suffix('\r').unwrap_or(l),
+            None => text,
+        };
         if line.contains('\n') {
             return bad("only one line per write".into());
+        }
+        if line.contains('\r') {
+            return bad("a carriage return only before the final newline (\\r\\n)".into());
         }
         let mut intent = Intent::default();
         let mut seen: Vec<&str> = Vec::new();
@@ -284,6 +291,17 @@ mod tests {
         assert_eq!(i.share, Some(Classes::READ));
         assert!(i.options.delete_on_close && i.options.write_through);
         assert!(!i.options.atomic);
+    }
+
+    /// docs/control-api.md: a line ends with "\n" or "\r\n"; a lone "\r" is refused.
+    #[test]
+    fn line_endings_are_newline_or_crlf_only() {
+        for ok in [&b"share=read"[..], b"share=read\n", b"share=read\r\n"] {
+            assert_eq!(Intent::parse(ok).unwrap().share, Some(Classes::READ));
+        }
+        for bad in [&b"share=read\r"[..], b"share=read\r\r\n", b"share=\rread\n"] {
+            assert!(Intent::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

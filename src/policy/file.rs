@@ -66,11 +66,26 @@ pub struct MountBase {
 
 /// Reads and validates a policy file.
 pub fn load(path: &Path, base: MountBase) -> Result<Policy, PolicyError> {
-    let text = std::fs::read_to_string(path).map_err(|e| PolicyError {
+    let bytes = std::fs::read(path).map_err(|e| PolicyError {
         file: path.to_path_buf(),
         line: None,
         column: None,
         message: format!("cannot read the policy file: {e}"),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        // Where the first byte that is not UTF-8 is: the valid text before it ends there.
+        let valid = e
+            .as_bytes()
+            .get(..e.utf8_error().valid_up_to())
+            .unwrap_or_default();
+        let before = std::str::from_utf8(valid).unwrap_or_default();
+        let (line, column) = line_col(before, before.len());
+        PolicyError {
+            file: path.to_path_buf(),
+            line: Some(line),
+            column: Some(column),
+            message: "the policy file is not UTF-8 here".into(),
+        }
     })?;
     parse(&text, path, base)
 }
@@ -386,7 +401,9 @@ fn build(raw: RawFile, text: &str, path: &Path, base: MountBase) -> Result<Polic
         rules,
         base.delete,
     )
-    .map_err(|e| (None, e))
+    // What Policy::new can refuse is the rules together (their glob set does not
+    // compile): point at the first rule table.
+    .map_err(|e| (raw.rule.first().map(|r| r.span()), e))
 }
 
 fn profile(name: &str, p: &Spanned<RawProfile>) -> Result<ProfileDef, Fail> {
@@ -535,6 +552,17 @@ mod tests {
 
     fn p(text: &str) -> Result<Policy, PolicyError> {
         parse(text, Path::new("t.toml"), MountBase::default())
+    }
+
+    /// Bytes that are not UTF-8 are reported at their line and column.
+    #[test]
+    fn invalid_utf8_names_its_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, b"version = 1\n# caf\xe9\n").unwrap();
+        let e = load(&path, MountBase::default()).unwrap_err();
+        assert_eq!((e.line, e.column), (Some(2), Some(6)), "{e}");
+        assert!(e.to_string().contains("bad.toml:2:6"), "{e}");
     }
 
     fn err(text: &str) -> PolicyError {

@@ -334,3 +334,28 @@ impl Drop for Holder {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// Runs a Python program on mount `m` with the control-API client importable as `sc`,
+/// `root` the mountpoint, `ALL` = "read,write,delete" and `err(f)` (errno name or
+/// 'OK'); returns its stdout, trimmed, and fails the test if Python failed.
+pub fn py_client(m: &Mount, body: &str) -> String {
+    let program = format!(
+        "import os, sys, time, errno\nsys.path.insert(0, {client:?})\n\
+         import sharefs_client as sc\nroot = {root:?}\n\
+         ALL = 'read,write,delete'\n\
+         def err(f):\n    try:\n        f(); return 'OK'\n    except OSError as e:\n        return errno.errorcode.get(e.errno, str(e.errno))\n\
+         {body}",
+        client = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/python"),
+        root = m.mnt.to_str().expect("utf8 mountpoint"),
+    );
+    let out = Command::new("python3")
+        .args(["-c", &program])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

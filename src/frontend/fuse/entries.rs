@@ -190,10 +190,14 @@ impl SharefsFs {
                 let h =
                     self.core
                         .begin_implicit(key, Classes::DELETE, owner.clone(), path.clone())?;
-                // A directory that will only be pending must be empty now: its removal at
-                // the last close could not fail any more (SEMANTICS.md §2: a directory
-                // whose only child is pending still counts as not empty).
-                if is_dir && self.core.opens_of(key).len() > 1 {
+                // A directory must be empty now, whether it goes at once or only at its
+                // last close: a pending removal could not fail any more (SEMANTICS.md §2:
+                // a directory whose only child is pending still counts as not empty).
+                // Checked every time, not only when other opens exist: an opendir that
+                // registers between this decision and the commit would otherwise make a
+                // non-empty directory pending, and rmdir would return 0 and remove
+                // nothing (tests/close_race.rs: rmdir_of_a_non_empty_directory_...).
+                if is_dir {
                     let empty = self.backing.is_dir_empty(&child_fd);
                     if !matches!(empty, Ok(true)) {
                         if self.core.end_implicit(key, h).remove_name {

@@ -288,6 +288,13 @@ impl SharefsFs {
                 self.intents.take(req.pid());
                 return Err(FsError::errno(libc::EINVAL));
             }
+            // CreateFile(FILE_FLAG_DELETE_ON_CLOSE) of a new read-only file is refused
+            // (STATUS_CANNOT_DELETE) and creates nothing (SEMANTICS.md §2).
+            let readonly_new = self.cfg.readonly_attr && mode & 0o222 == 0 && mode & 0o777 != 0;
+            if intent.options.delete_on_close && readonly_new {
+                self.intents.take(req.pid());
+                return Err(SemanticError::CannotDelete.into());
+            }
         }
         let created = self.as_caller(req, || {
             self.backing.create_file(

@@ -126,6 +126,25 @@ impl SharefsFs {
         if self.core.delete_state(target_parent_key).pending {
             return Err(crate::core::SemanticError::DeletePending.into());
         }
+        // names=windows: a name that exists in another case is the target, unless it
+        // is the source itself (a case-only rename), as for a rename by path
+        // (entries.rs). Known only where the kernel has looked the directory up.
+        let target_parent = self.backing.inodes.by_key(target_parent_key);
+        let other_case = match &target_parent {
+            Some(parent) if self.windows_names() => {
+                match self.existing_spelling(parent, target_name)? {
+                    std::borrow::Cow::Owned(stored)
+                        if !matches!(Backing::probe_at(target_dir.as_fd(), &stored),
+                            Ok((_, st)) if key_of(&st) == inode.key) =>
+                    {
+                        Some(stored)
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let target_name: &OsStr = other_case.as_deref().unwrap_or(target_name);
         let target_c = sys::cname(target_name)?;
         let target = match Backing::probe_at(target_dir.as_fd(), target_name) {
             Ok((_, st)) => Some(RenameTarget {
@@ -136,6 +155,14 @@ impl SharefsFs {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
             Err(e) => return Err(e.into()),
         };
+        // Onto its own name: nothing to do, and Windows says success, with or without
+        // replace (FileRenameInformation; SEMANTICS.md §3).
+        if target.as_ref().is_some_and(|t| t.key == inode.key)
+            && target_parent_key == src_parent.key
+            && target_name == loc.name.as_os_str()
+        {
+            return Ok(());
+        }
         if target.is_some() && !replace {
             return Err(FsError::errno(libc::EEXIST));
         }
@@ -175,14 +202,28 @@ impl SharefsFs {
                 e.into(),
             )
         })?;
-        let flags = if replace { 0 } else { sys::RENAME_NOREPLACE };
+        // A directory may replace a closed file (Wine `test_file_rename_information`:
+        // directory over file with ReplaceIfExists succeeds); renameat2 refuses that
+        // (ENOTDIR), so the two are exchanged atomically and the file, now at the
+        // directory's old name, is removed.
+        let dir_over_file = inode.kind == Kind::Dir && target.as_ref().is_some_and(|t| !t.is_dir);
+        let flags = match (replace, dir_over_file) {
+            (false, _) => sys::RENAME_NOREPLACE,
+            (true, true) => sys::RENAME_EXCHANGE,
+            (true, false) => 0,
+        };
+        let source_c = sys::cname(&loc.name)?;
         let result = sys::renameat2(
             src_parent.dir_fd()?,
-            &sys::cname(&loc.name)?,
+            &source_c,
             target_dir.as_fd(),
             &target_c,
             flags,
-        );
+        )
+        .and_then(|()| match dir_over_file {
+            true => sys::unlinkat(src_parent.dir_fd()?, &source_c, 0),
+            false => Ok(()),
+        });
         for key in self.core.finish_rename(ticket, result.is_ok()) {
             self.settle_pending(key);
         }

@@ -20,7 +20,7 @@ use crate::core::SemanticError;
 use crate::names::{DirIndex, NameMode, Resolved, Stamp, check_component, check_path_len};
 
 impl SharefsFs {
-    fn windows_names(&self) -> bool {
+    pub(super) fn windows_names(&self) -> bool {
         self.cfg.names == NameMode::Windows
     }
 

@@ -284,6 +284,7 @@ pub(super) enum Reach {
     /// the inode is still there.
     Holds,
     /// Neither: the close of it seen a moment ago was the process's last.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     Released,
     /// The process is gone, or its files cannot be read (another user's, without root).
     Unknown,
