@@ -459,7 +459,31 @@ fn spawn_waiter(m: &Mount, body: &str) -> (Proc, BufReader<std::process::ChildSt
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
     assert_eq!(line.trim(), "waiting");
+    wait_blocked_in_lock_call(child.id());
     (Proc(child), out)
+}
+
+/// Waits until `pid` is inside fcntl(2) or flock(2) (`/proc/PID/syscall`). A signal sent
+/// before the call starts is handled by Python first and the call then blocks with
+/// nothing pending, on any filesystem; under load "waiting" can be printed well before
+/// the call is made.
+fn wait_blocked_in_lock_call(pid: u32) {
+    let calls = [libc::SYS_fcntl.to_string(), libc::SYS_flock.to_string()];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        if calls
+            .iter()
+            .any(|c| now.split(' ').next() == Some(c.as_str()))
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the waiter never blocked in fcntl/flock: {now}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 fn kill(pid: u32, sig: &str) {
