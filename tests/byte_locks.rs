@@ -514,7 +514,10 @@ fn sigint_and_sigkill_end_a_blocked_setlkw_at_once() {
     a.run(OPEN_RW);
     assert_eq!(a.run("fcntl.lockf(fd, fcntl.LOCK_EX, 10, 0)"), "OK");
     wait_ranges(&m, &[(a.pid() as u64, 0, Some(9), "EXCLUSIVE")]);
-    let body = "fd = os.open(p('f'), os.O_RDWR)\nprint('waiting', flush=True)\nfcntl.lockf(fd, fcntl.LOCK_EX, 10, 0)\nprint('GOT', flush=True)\nsys.stdin.read()";
+    // Python installs its KeyboardInterrupt handler only if SIGINT is not ignored at
+    // start, and a shell ignores SIGINT for background jobs: install it explicitly, so
+    // the test does not depend on how the suite was started.
+    let body = "signal.signal(signal.SIGINT, signal.default_int_handler)\nfd = os.open(p('f'), os.O_RDWR)\nprint('waiting', flush=True)\nfcntl.lockf(fd, fcntl.LOCK_EX, 10, 0)\nprint('GOT', flush=True)\nsys.stdin.read()";
     for sig in ["INT", "KILL"] {
         let (mut w, _out) = spawn_waiter(&m, body);
         std::thread::sleep(HOLD);
@@ -524,8 +527,24 @@ fn sigint_and_sigkill_end_a_blocked_setlkw_at_once() {
         );
         let sent = Instant::now();
         kill(w.0.id(), sig);
-        let st = wait_exit(&mut w, Duration::from_secs(2))
-            .unwrap_or_else(|| panic!("SIG{sig} did not end the F_SETLKW wait within 2 s"));
+        let st = wait_exit(&mut w, Duration::from_secs(2)).unwrap_or_else(|| {
+            let pid = w.0.id();
+            let syscall = fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+            let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let signals: Vec<&str> = status
+                .lines()
+                .filter(|l| {
+                    ["State", "SigPnd", "ShdPnd", "SigBlk", "SigIgn"]
+                        .iter()
+                        .any(|k| l.starts_with(k))
+                })
+                .collect();
+            panic!(
+                "SIG{sig} did not end the F_SETLKW wait within 2 s; waiter syscall: {syscall}; \
+                 {signals:?}; daemon log:\n{}",
+                m.log()
+            )
+        });
         eprintln!(
             "SIG{sig}: waiter ended {:?} after the signal",
             sent.elapsed()
