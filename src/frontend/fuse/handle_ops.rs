@@ -228,13 +228,19 @@ impl SharefsFs {
             self.settle_pending(key);
         }
         result?;
-        // The kernel did not see this rename: drop its cached names for both sides.
-        self.invalidator.entry(loc.parent, &loc.name);
+        // The kernel did not see this rename: drop its cached names for both sides
+        // before replying, so the caller's next path query already sees the new state
+        // (an ioctl holds no directory lock; tests/control_api.rs:
+        // rename_ioctl_follows_the_rename_rules saw the old name under load).
+        self.invalidator.entry_now(loc.parent, &loc.name);
         let mut names = self.pending_names.lock().unwrap_or_else(|p| p.into_inner());
         names.remove(&inode.key);
         if let Some(parent) = self.backing.inodes.by_key(target_parent_key) {
             inode.set_location(&parent, target_name);
-            self.invalidator.entry(parent.node, target_name);
+            // Not under the pending-names lock: a synchronous invalidation waits for the
+            // directory's lock, which an unlink holding it may hold while it waits for ours.
+            drop(names);
+            self.invalidator.entry_now(parent.node, target_name);
         } else {
             // The kernel has never looked the target directory up, so the inode table
             // cannot name the new location: keep it here for a later delete.
