@@ -289,7 +289,8 @@ impl SharefsFs {
                 return Err(FsError::errno(libc::EINVAL));
             }
             // CreateFile(FILE_FLAG_DELETE_ON_CLOSE) of a new read-only file is refused
-            // (STATUS_CANNOT_DELETE) and creates nothing (SEMANTICS.md §2).
+            // (STATUS_CANNOT_DELETE) and creates nothing (SEMANTICS.md §2; tests/
+            // delete_rename.rs: delete_on_close_create_of_a_read_only_file_creates_nothing).
             let readonly_new = self.cfg.readonly_attr && mode & 0o222 == 0 && mode & 0o777 != 0;
             if intent.options.delete_on_close && readonly_new {
                 self.intents.take(req.pid());

@@ -128,7 +128,8 @@ impl SharefsFs {
         }
         // names=windows: a name that exists in another case is the target, unless it
         // is the source itself (a case-only rename), as for a rename by path
-        // (entries.rs). Known only where the kernel has looked the directory up.
+        // (entries.rs). Known only where the kernel has looked the directory up. Test:
+        // tests/delete_rename.rs: rename_by_handle_without_replace_onto_another_case_is_eexist.
         let target_parent = self.backing.inodes.by_key(target_parent_key);
         let other_case = match &target_parent {
             Some(parent) if self.windows_names() => {
@@ -156,7 +157,8 @@ impl SharefsFs {
             Err(e) => return Err(e.into()),
         };
         // Onto its own name: nothing to do, and Windows says success, with or without
-        // replace (FileRenameInformation; SEMANTICS.md §3).
+        // replace (FileRenameInformation; SEMANTICS.md §3; tests/delete_rename.rs:
+        // rename_by_handle_onto_its_own_name_succeeds).
         if target.as_ref().is_some_and(|t| t.key == inode.key)
             && target_parent_key == src_parent.key
             && target_name == loc.name.as_os_str()
@@ -205,7 +207,8 @@ impl SharefsFs {
         // A directory may replace a closed file (Wine `test_file_rename_information`:
         // directory over file with ReplaceIfExists succeeds); renameat2 refuses that
         // (ENOTDIR), so the two are exchanged atomically and the file, now at the
-        // directory's old name, is removed.
+        // directory's old name, is removed (tests/delete_rename.rs:
+        // a_directory_replaces_a_closed_file_by_handle).
         let dir_over_file = inode.kind == Kind::Dir && target.as_ref().is_some_and(|t| !t.is_dir);
         let flags = match (replace, dir_over_file) {
             (false, _) => sys::RENAME_NOREPLACE,

@@ -371,12 +371,14 @@ impl SharefsFs {
         if !self.core.has_locks(h.inode.key) {
             return Ok(());
         }
-        let owner = self.owner(req);
+        // The caller is resolved (a /proc lookup on a cache miss) only for a program's
+        // own I/O: a mapped view's pages are never refused and name no caller.
         let origin = match issuer {
             IoIssuer::Program { lock_owner } => IoOrigin::Handle(IoRequester {
                 lock_owner,
                 via: h.core,
-                pid: owner.pid,
+                // The process, not the thread: locks belong to processes.
+                pid: self.owner(req).pid,
             }),
             IoIssuer::PageCache => IoOrigin::MappedView,
         };
@@ -392,7 +394,7 @@ impl SharefsFs {
                 self.refused(
                     if write { "write" } else { "read" },
                     &self.path_of(h.inode.node),
-                    &owner,
+                    &self.owner(req),
                     &asked,
                     e.into(),
                 )
