@@ -50,6 +50,11 @@ PACKAGES=(
     coreutils
     strace
     build-essential # cc for bench/helpers/*.c and -sys crates
+    # The runtimes whose Windows behaviour tests/runtimes.rs checks row by row
+    # (RUNTIMES.md); python3 and Rust are above.
+    nodejs
+    golang-go
+    default-jdk-headless
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -106,6 +106,10 @@ pub struct ExplainArgs {
     /// The executable's path.
     #[arg(long, value_name = "PATH")]
     pub exe: Option<String>,
+    /// The process's language runtime (c, python, node, node-classic, rust, go, java,
+    /// java.io, dotnet, llvm, git): the row of the runtime table `auto` applies.
+    #[arg(long, value_name = "NAME")]
+    pub runtime: Option<String>,
     /// The command line (arguments joined by spaces).
     #[arg(long, value_name = "LINE")]
     pub cmdline: Option<String>,
@@ -138,7 +142,8 @@ pub enum ReportFormat {
 /// `sharefs run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Share modes for the command's opens: windows (default), strict, posix.
+    /// Share modes for the command's opens: auto (default: each process gets its
+    /// runtime's Windows behaviour), windows, strict, posix.
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
 
@@ -296,7 +301,8 @@ pub struct MountArgs {
     #[arg(short = 'f', long, conflicts_with = "daemon")]
     pub foreground: bool,
 
-    /// Share modes for programs that cannot ask: windows (default), strict, posix.
+    /// Share modes for programs that cannot ask: auto (default: each process gets its
+    /// runtime's Windows behaviour), windows, strict, posix.
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
 

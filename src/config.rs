@@ -68,7 +68,7 @@ impl MountConfig {
         MountConfig {
             backing,
             mountpoint,
-            profile: Profile::Windows,
+            profile: Profile::Auto,
             delete_mode: None,
             threads: 8,
             allow_other: false,
@@ -93,17 +93,11 @@ impl MountConfig {
         }
     }
 
-    /// Whether the read-only attribute is modelled: on in the windows and strict
+    /// Whether the read-only attribute is modelled: on in the auto, windows and strict
     /// profiles, off in posix, unless `-o readonly_attribute=on|off` says otherwise.
     pub fn readonly_attr(&self) -> bool {
         self.readonly_attribute
             .unwrap_or(self.profile != crate::policy::Profile::Posix)
-    }
-
-    /// The delete mode in force.
-    pub fn delete_mode(&self) -> DeleteMode {
-        self.delete_mode
-            .unwrap_or_else(|| self.profile.default_delete_mode())
     }
 
     /// Applies one `-o` list (`a,b=c,…`). Unknown options are an error naming them.
@@ -238,7 +232,7 @@ mod tests {
         assert!(c.allow_other && c.read_only);
         assert_eq!(c.fsname.as_deref(), Some("data"));
         assert_eq!(c.profile, Profile::Strict);
-        assert_eq!(c.delete_mode(), DeleteMode::Posix);
+        assert_eq!(c.delete_mode, Some(DeleteMode::Posix));
         assert_eq!(c.threads, 3);
         assert_eq!(c.kernel_flags, vec!["noatime".to_string()]);
     }
@@ -271,8 +265,10 @@ mod tests {
     fn posix_profile_defaults_to_posix_delete() {
         let mut c = cfg();
         c.apply_options("profile=posix").unwrap();
-        assert_eq!(c.delete_mode(), DeleteMode::Posix);
+        assert_eq!(c.delete_mode, None);
+        let any = crate::policy::Runtime::C;
+        assert_eq!(c.profile.default_delete_mode(any), DeleteMode::Posix);
         c.apply_options("delete=classic").unwrap();
-        assert_eq!(c.delete_mode(), DeleteMode::Classic);
+        assert_eq!(c.delete_mode, Some(DeleteMode::Classic));
     }
 }

@@ -13,6 +13,8 @@
 //!   front-ends in the virtual `.sharefs/` directory.
 //! - [`backing`]: the mirrored directory. All syscalls, and all `unsafe`, live in
 //!   `backing::sys`; names are resolved one component at a time relative to held fds.
+//! - [`service`]: the protocol-neutral layer under the front-ends: admission (policy,
+//!   caller, runtime table), caller resolution and runtime recognition.
 //! - [`frontend`]: protocol front-ends; `frontend::fuse` serves the mount through
 //!   `fuser`, asks the core, calls the backing layer and replies once.
 //! - [`config`]: a validated mount configuration from the CLI and `-o` options.
@@ -41,6 +43,8 @@ pub mod policy;
 pub mod policy_cmd;
 #[cfg(unix)]
 pub mod run;
+#[cfg(unix)]
+pub mod service;
 
 use cli::{Cli, Command, MountArgs};
 use config::MountConfig;

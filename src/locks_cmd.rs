@@ -99,13 +99,14 @@ pub fn render_table(rows: &[Row]) -> String {
         "MODE",
         "PID",
         "COMM",
+        "RUNTIME",
         "UID",
         "DEV:INODE",
         "RANGE",
         "SINCE",
         "PATH",
     ];
-    let mut lines: Vec<[String; 10]> = vec![header.map(String::from)];
+    let mut lines: Vec<[String; 11]> = vec![header.map(String::from)];
     for r in rows {
         let range = match (r.kind, r.end) {
             (crate::control::table::RowKind::Range, Some(e)) => format!("{}-{e}", r.start),
@@ -118,6 +119,11 @@ pub fn render_table(rows: &[Row]) -> String {
             r.mode.clone(),
             r.pid.to_string(),
             escape_path(r.comm.as_bytes()),
+            if r.runtime.is_empty() {
+                "?".into()
+            } else {
+                r.runtime.clone()
+            },
             r.uid.to_string(),
             format!("{}:{}", r.dev, r.inode),
             range,
@@ -125,7 +131,7 @@ pub fn render_table(rows: &[Row]) -> String {
             escape_path(r.path.as_bytes()),
         ]);
     }
-    let widths: Vec<usize> = (0..10)
+    let widths: Vec<usize> = (0..11)
         .map(|c| {
             lines
                 .iter()

@@ -9,7 +9,7 @@ use crate::cli::{ExplainArgs, ExplainOpen, PolicyCommand};
 use crate::control::DEFAULT_CONTROL_DIR;
 use crate::core::Classes;
 use crate::policy::file::{self, MountBase};
-use crate::policy::{Identity, OpenKinds, Process, Profile, Query};
+use crate::policy::{Identity, OpenKinds, Process, Profile, Query, Runtime};
 
 /// The user and group `policy explain` assumes when none is given: this process's.
 #[cfg(unix)]
@@ -94,8 +94,9 @@ pub fn mount_relative(path: &str) -> &str {
 fn explain(args: &ExplainArgs) -> Result<String, String> {
     let profile: Profile = match &args.profile {
         Some(p) => p.parse()?,
-        None => Profile::Windows,
+        None => Profile::Auto,
     };
+    let runtime: Option<Runtime> = args.runtime.as_deref().map(str::parse).transpose()?;
     let policy = file::load(
         &args.policy,
         MountBase {
@@ -106,21 +107,25 @@ fn explain(args: &ExplainArgs) -> Result<String, String> {
     .map_err(|e| e.to_string())?;
     let (my_uid, my_gid) = caller_ids();
     let process =
-        (args.comm.is_some() || args.exe.is_some() || args.cmdline.is_some()).then(|| {
-            let comm = args.comm.clone().unwrap_or_else(|| {
-                args.exe
-                    .as_deref()
-                    .map(|e| e.rsplit('/').next().unwrap_or(e).chars().take(15).collect())
-                    .unwrap_or_default()
+        (args.comm.is_some() || args.exe.is_some() || args.cmdline.is_some() || runtime.is_some())
+            .then(|| {
+                let comm = args.comm.clone().unwrap_or_else(|| {
+                    args.exe
+                        .as_deref()
+                        .map(|e| e.rsplit('/').next().unwrap_or(e).chars().take(15).collect())
+                        .unwrap_or_default()
+                });
+                Process {
+                    pid: 0,
+                    comm: comm.into(),
+                    exe: args.exe.as_deref().map(Into::into),
+                    cmdline: args.cmdline.as_deref().map(Into::into),
+                    groups: std::sync::Arc::from([]),
+                    runtime: runtime
+                        .or_else(|| args.exe.as_deref().and_then(Runtime::of_exe_name))
+                        .unwrap_or_default(),
+                }
             });
-            Process {
-                pid: 0,
-                comm: comm.into(),
-                exe: args.exe.as_deref().map(Into::into),
-                cmdline: args.cmdline.as_deref().map(Into::into),
-                groups: std::sync::Arc::from([]),
-            }
-        });
     let (kinds, access) = open_of(args.open);
     let q = Query {
         path: mount_relative(&args.path),

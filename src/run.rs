@@ -165,6 +165,11 @@ fn exit_code(status: ExitStatus) -> i32 {
         .unwrap_or(1)
 }
 
+/// `runtime node` (the row of the runtime table the party got), or `runtime ?`.
+fn runtime_label(runtime: &str) -> String {
+    format!("runtime {}", if runtime.is_empty() { "?" } else { runtime })
+}
+
 /// Runs the command; SIGINT/SIGTERM go to it, and a second SIGINT stops waiting (the
 /// mount is then torn down while the command may still run).
 fn run_command(command: &[String], cwd: &Path) -> Result<ExitStatus, i32> {
@@ -232,13 +237,22 @@ impl<'a> Report<'a> {
 
     fn describe(c: &Conflict) -> String {
         let mut s = format!(
-            "`{}` (pid {}) could not {} {} ({})",
-            c.requester.comm, c.requester.pid, c.requester.asked, c.path, c.errno_name
+            "`{}` (pid {}, {}) could not {} {} ({})",
+            c.requester.comm,
+            c.requester.pid,
+            runtime_label(&c.requester.runtime),
+            c.requester.asked,
+            c.path,
+            c.errno_name
         );
         for h in &c.holders {
             s.push_str(&format!(
-                ": held by `{}` (pid {}) with {} since {}",
-                h.comm, h.pid, h.holds, h.since
+                ": held by `{}` (pid {}, {}) with {} since {}",
+                h.comm,
+                h.pid,
+                runtime_label(&h.runtime),
+                h.holds,
+                h.since
             ));
         }
         s
@@ -345,12 +359,14 @@ mod tests {
                 pid: 812,
                 tid: 812,
                 comm: "pytest".into(),
+                runtime: "python".into(),
                 uid: 0,
                 asked: "delete".into(),
             },
             holders: vec![Holder {
                 pid: 790,
                 comm: "python3".into(),
+                runtime: "python".into(),
                 uid: 0,
                 holds: "access=r-- share=rw-".into(),
                 since: "12:01:03.114".into(),
@@ -371,7 +387,8 @@ mod tests {
         assert!(s.contains("3 conflict(s)"), "{s}");
         assert!(s.contains("2 sharing violation on build/out.log"), "{s}");
         assert!(
-            s.contains("`pytest` (pid 812)") && s.contains("`python3` (pid 790)"),
+            s.contains("`pytest` (pid 812, runtime python)")
+                && s.contains("`python3` (pid 790, runtime python)"),
             "{s}"
         );
         let j: serde_json::Value = serde_json::from_str(&r.json()).unwrap();

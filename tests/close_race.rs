@@ -9,6 +9,11 @@
 
 mod common;
 
+/// These tests pin SEMANTICS.md's rules as the `windows` profile gives them: the MSVC C
+/// runtime's share set for every program and EBUSY for a sharing violation (§7).
+/// tests/runtimes.rs pins the default, `auto` (each program gets its runtime's row).
+const WINDOWS: &[&str] = &["--profile", "windows"];
+
 use std::process::Command;
 
 use common::{Holder, Mount, py_client as py};
@@ -19,7 +24,7 @@ use common::{Holder, Mount, py_client as py};
 #[test]
 fn close_then_stat_or_open_never_sees_a_deleted_file() {
     require_fuse!();
-    let m = Mount::new(&[]);
+    let m = Mount::new(WINDOWS);
     let got = py(
         &m,
         r#"
@@ -60,7 +65,7 @@ print(sorted(outcomes.items()))
 #[test]
 fn closing_a_dup_deletes_nothing_and_does_not_wait() {
     require_fuse!();
-    let m = Mount::new(&[]);
+    let m = Mount::new(WINDOWS);
     let got = py(
         &m,
         r#"
@@ -89,7 +94,7 @@ print(os.path.exists(p), 'slow' if slowest > 0.25 else 'fast')
 #[test]
 fn a_holder_that_started_a_child_is_refused_against_at_once() {
     require_fuse!();
-    let m = Mount::with_setup(&[], |b| std::fs::write(b.join("held"), b"x").unwrap());
+    let m = Mount::with_setup(WINDOWS, |b| std::fs::write(b.join("held"), b"x").unwrap());
     let path = m.path("held");
     let mut holder = Holder::python(&format!(
         "import subprocess, sys\n\
@@ -141,7 +146,7 @@ print('median', 'under-10ms' if times[len(times) // 2] < 0.010 else times[len(ti
 #[test]
 fn rmdir_of_a_non_empty_directory_racing_openers_always_fails() {
     require_fuse!();
-    let m = Mount::with_setup(&[], |b| {
+    let m = Mount::with_setup(WINDOWS, |b| {
         std::fs::create_dir(b.join("d")).unwrap();
         std::fs::write(b.join("d").join("f"), b"x").unwrap();
     });

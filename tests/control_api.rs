@@ -5,6 +5,11 @@
 
 mod common;
 
+/// These tests pin SEMANTICS.md's rules as the `windows` profile gives them: the MSVC C
+/// runtime's share set for every program and EBUSY for a sharing violation (§7).
+/// tests/runtimes.rs pins the default, `auto` (each program gets its runtime's row).
+const WINDOWS: &[&str] = &["--profile", "windows"];
+
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -62,7 +67,7 @@ fn files(b: &Path) {
 #[test]
 fn control_dir_is_virtual_unlisted_and_stat_able() {
     require_fuse!();
-    let m = Mount::with_setup(&[], files);
+    let m = Mount::with_setup(WINDOWS, files);
     let listing = sh_ok(&m.mnt, "ls -a");
     assert!(!listing.contains(".sharefs"), "{listing}");
     sh_ok(
@@ -104,7 +109,7 @@ fn backing_entry_with_the_control_name_refuses_the_mount_unless_renamed() {
 #[test]
 fn malformed_intents_fail_the_write_with_einval_and_leave_none() {
     require_fuse!();
-    let m = Mount::with_setup(&[], files);
+    let m = Mount::with_setup(WINDOWS, files);
     let out = py(
         &m.mnt,
         r#"
@@ -128,7 +133,7 @@ print(repr(open(p('.sharefs/intent')).read()))
 #[test]
 fn intent_applies_to_the_next_open_only_and_is_consumed_on_failure() {
     require_fuse!();
-    let m = Mount::with_setup(&[], files);
+    let m = Mount::with_setup(WINDOWS, files);
     let out = py(
         &m.mnt,
         r#"
@@ -150,7 +155,7 @@ print(repr(open(p('.sharefs/intent')).read()))
 #[test]
 fn intents_are_per_thread() {
     require_fuse!();
-    let m = Mount::with_setup(&[], files);
+    let m = Mount::with_setup(WINDOWS, files);
     let out = py(
         &m.mnt,
         r#"
@@ -211,7 +216,7 @@ print(err(lambda: open(p('f'))))   # default share (read, write): OK
 #[test]
 fn open_flags_must_fit_the_intent_access() {
     require_fuse!();
-    let m = Mount::with_setup(&[], files);
+    let m = Mount::with_setup(WINDOWS, files);
     let out = py(
         &m.mnt,
         r#"
@@ -245,7 +250,7 @@ print(os.path.exists(p('new')))
 #[test]
 fn io_outside_the_handles_access_fails_with_ebadf() {
     require_fuse!();
-    let m = Mount::with_setup(&[], files);
+    let m = Mount::with_setup(WINDOWS, files);
     let out = py(
         &m.mnt,
         r#"
@@ -266,7 +271,7 @@ os.close(fd)
 #[test]
 fn attribute_only_opens_never_conflict_in_either_direction() {
     require_fuse!();
-    let m = Mount::with_setup(&[], files);
+    let m = Mount::with_setup(WINDOWS, files);
     let out = py(
         &m.mnt,
         r#"
@@ -289,7 +294,7 @@ os.close(attr)
 #[test]
 fn delete_on_close_removes_the_file_after_the_last_close_of_its_handle() {
     require_fuse!();
-    let m = Mount::with_setup(&[], files);
+    let m = Mount::with_setup(WINDOWS, files);
     let out = py(
         &m.mnt,
         r#"
@@ -319,7 +324,7 @@ print(os.path.exists(p('f')))
 #[test]
 fn delete_ioctl_sets_clears_and_reports_every_documented_error() {
     require_fuse!();
-    let m = Mount::with_setup(&[], |b| {
+    let m = Mount::with_setup(WINDOWS, |b| {
         files(b);
         fs::write(b.join("ro"), b"r").unwrap();
         let mut perm = fs::metadata(b.join("ro")).unwrap().permissions();
@@ -365,7 +370,7 @@ os.close(rfd)
 #[test]
 fn rename_ioctl_follows_the_rename_rules() {
     require_fuse!();
-    let m = Mount::with_setup(&[], |b| {
+    let m = Mount::with_setup(WINDOWS, |b| {
         files(b);
         fs::write(b.join("taken"), b"t").unwrap();
     });
@@ -404,7 +409,7 @@ print(os.path.isdir(p('renamed_dir')))
 #[test]
 fn sharefs_hold_blocks_other_programs_until_its_command_exits() {
     require_fuse!();
-    let m = Mount::with_setup(&[], files);
+    let m = Mount::with_setup(WINDOWS, files);
     let marker = m.root.path().join("held.out");
     // Wait for `held f` before touching the file: a cat racing the hold's own open would
     // (correctly) make the hold fail with a sharing violation.
@@ -440,7 +445,7 @@ fn sharefs_hold_blocks_other_programs_until_its_command_exits() {
 #[test]
 fn a_blank_line_withdraws_and_failed_opens_spend_the_intent() {
     require_fuse!();
-    let m = Mount::with_setup(&[], files);
+    let m = Mount::with_setup(WINDOWS, files);
     let out = py(
         &m.mnt,
         r#"

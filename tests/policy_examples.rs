@@ -78,9 +78,14 @@ fn check(policy: &Policy, line: &str, origin: &str) {
             })
             .unwrap_or_default()
             .into(),
-        exe: exe.map(Into::into),
+        exe: exe.clone().map(Into::into),
         cmdline: cmdline.map(Into::into),
         groups: Arc::from([]),
+        // As `sharefs policy explain --exe` does: the runtime its name gives away.
+        runtime: exe
+            .as_deref()
+            .and_then(sharefs::policy::Runtime::of_exe_name)
+            .unwrap_or_default(),
     });
     let query = Query {
         path: &path,

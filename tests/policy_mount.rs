@@ -573,6 +573,7 @@ fn decision_cost_with_a_thousand_rules() {
         exe: Some("/usr/bin/bench".into()),
         cmdline: Some("bench -x".into()),
         groups: std::sync::Arc::from([]),
+        runtime: Default::default(),
     };
     let q = Query {
         path: "some/dir/bench.dat",

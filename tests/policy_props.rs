@@ -11,7 +11,9 @@ use globset::GlobBuilder;
 use proptest::prelude::*;
 use sharefs::core::{Classes, DeleteMode};
 use sharefs::policy::file::{MountBase, parse};
-use sharefs::policy::{ErrnoDialect, Identity, OpenKinds, PolicyHandle, Process, Profile, Query};
+use sharefs::policy::{
+    ErrnoDialect, Identity, OpenKinds, PolicyHandle, Process, Profile, Query, Runtime,
+};
 
 fn load(text: &str) -> Result<sharefs::policy::Policy, sharefs::policy::PolicyError> {
     parse(text, Path::new("p.toml"), MountBase::default())
@@ -465,8 +467,11 @@ fn model_share(profile: usize, access: Classes, is_dir: bool) -> Classes {
     match PROFILES[profile] {
         "custom" if access.contains(Classes::WRITE) => Classes::from_bits(5),
         "custom" if access.contains(Classes::READ) => Classes::ALL,
-        "custom" => Profile::Strict.share_for(access, false),
-        name => name.parse::<Profile>().unwrap().share_for(access, false),
+        "custom" => Profile::Strict.share_for(access, false, Runtime::C),
+        name => name
+            .parse::<Profile>()
+            .unwrap()
+            .share_for(access, false, Runtime::C),
     }
 }
 
@@ -543,6 +548,7 @@ fn check_policy(
                 exe: e.map(|e| QEXES[e].into()),
                 cmdline: cmd.map(|c| QCMDS[c].into()),
                 groups: Arc::from(groups.as_slice()),
+                runtime: Runtime::C,
             });
             let identity = match (&process, qs.exited) {
                 (_, true) => Identity::Exited,

@@ -5,6 +5,11 @@
 
 mod common;
 
+/// These tests pin SEMANTICS.md's rules as the `windows` profile gives them: the MSVC C
+/// runtime's share set for every program and EBUSY for a sharing violation (§7).
+/// tests/runtimes.rs pins the default, `auto` (each program gets its runtime's row).
+const WINDOWS: &[&str] = &["--profile", "windows"];
+
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -40,7 +45,7 @@ fn setup_files(b: &Path) {
 #[test]
 fn windows_profile_open_file_cannot_be_deleted_or_renamed() {
     require_fuse!();
-    let m = Mount::with_setup(&[], setup_files);
+    let m = Mount::with_setup(WINDOWS, setup_files);
     let holder = Holder::open(&m.path("f"), "r");
     let rm = sh(&m.mnt, "rm f");
     assert!(!rm.status.success());
@@ -66,7 +71,7 @@ fn windows_profile_open_file_cannot_be_deleted_or_renamed() {
 #[test]
 fn rm_r_fails_while_a_file_below_is_held() {
     require_fuse!();
-    let m = Mount::with_setup(&[], setup_files);
+    let m = Mount::with_setup(WINDOWS, setup_files);
     let holder = Holder::open(&m.path("dir/g"), "r");
     let rm = sh(&m.mnt, "rm -r dir");
     assert!(!rm.status.success());
@@ -84,7 +89,7 @@ fn rm_r_fails_while_a_file_below_is_held() {
 #[test]
 fn renaming_a_directory_with_an_open_file_below_is_access_denied() {
     require_fuse!();
-    let m = Mount::with_setup(&[], setup_files);
+    let m = Mount::with_setup(WINDOWS, setup_files);
     let holder = Holder::open(&m.path("dir/g"), "r");
     assert_eq!(py(&m.mnt, "os.rename(p('dir'), p('dir2'))"), "EACCES");
     holder.release();
@@ -195,7 +200,7 @@ fn rename_onto_an_open_target_is_access_denied() {
 #[test]
 fn a_killed_holder_releases_its_files() {
     require_fuse!();
-    let m = Mount::with_setup(&[], setup_files);
+    let m = Mount::with_setup(WINDOWS, setup_files);
     let holder = Holder::open(&m.path("f"), "r");
     assert_eq!(py(&m.mnt, "os.unlink(p('f'))"), "EBUSY");
     holder.kill();
@@ -205,7 +210,7 @@ fn a_killed_holder_releases_its_files() {
 #[test]
 fn directory_listing_handles_do_not_block_rm_r() {
     require_fuse!();
-    let m = Mount::with_setup(&[], setup_files);
+    let m = Mount::with_setup(WINDOWS, setup_files);
     let holder = Holder::python(&format!(
         "import os\nfd = os.open({:?}, os.O_RDONLY | os.O_DIRECTORY)\nos.listdir(fd)\nprint('held', flush=True)\nimport sys; sys.stdin.read()",
         m.path("dir").to_str().unwrap()
@@ -218,7 +223,9 @@ fn directory_listing_handles_do_not_block_rm_r() {
 #[test]
 fn tail_f_holding_a_log_blocks_its_rotation() {
     require_fuse!();
-    let m = Mount::with_setup(&[], |b| fs::write(b.join("app.log"), b"line\n").unwrap());
+    let m = Mount::with_setup(WINDOWS, |b| {
+        fs::write(b.join("app.log"), b"line\n").unwrap()
+    });
     let mut tail = Command::new("tail")
         .arg("-f")
         .arg(m.path("app.log"))
@@ -255,7 +262,7 @@ fn tail_f_holding_a_log_blocks_its_rotation() {
 #[test]
 fn git_checkout_fails_while_an_editor_holds_a_tracked_file() {
     require_fuse!();
-    let m = Mount::new(&[]);
+    let m = Mount::new(WINDOWS);
     sh_ok(
         &m.mnt,
         "git init -q -b main repo && cd repo && git config user.email t@t && git config user.name t \

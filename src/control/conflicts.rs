@@ -20,6 +20,9 @@ pub struct Requester {
     pub tid: u32,
     /// Process name.
     pub comm: String,
+    /// Its language runtime as sharefs recognised it (`python`, `node`, `c`…).
+    #[serde(default)]
+    pub runtime: String,
     /// User id.
     pub uid: u32,
     /// What it asked for, e.g. `open access=rw- share=rw-`, `delete`, `rename to x`.
@@ -33,6 +36,9 @@ pub struct Holder {
     pub pid: u32,
     /// Process name.
     pub comm: String,
+    /// Its language runtime as sharefs recognised it.
+    #[serde(default)]
+    pub runtime: String,
     /// User id.
     pub uid: u32,
     /// What it holds, e.g. `access=r-- share=r--` or `EXCLUSIVE 0-99`.
@@ -41,6 +47,11 @@ pub struct Holder {
     pub since: String,
     /// Path it opened.
     pub path: String,
+}
+
+/// A runtime name, or `?` when it was not looked up.
+fn or_unknown(runtime: &str) -> &str {
+    if runtime.is_empty() { "?" } else { runtime }
 }
 
 /// One refusal.
@@ -54,6 +65,7 @@ impl Holder {
         Holder {
             pid: r.owner.pid,
             comm: r.owner.comm.clone(),
+            runtime: r.owner.runtime.to_string(),
             uid: r.owner.uid,
             holds,
             since: rfc3339(r.since),
@@ -69,6 +81,7 @@ impl Holder {
         Holder {
             pid: l.taker.pid,
             comm: l.taker.comm.clone(),
+            runtime: l.taker.runtime.to_string(),
             uid: l.taker.uid,
             holds: format!("{mode} {start}-{end}"),
             since: rfc3339(l.since),
@@ -125,6 +138,7 @@ impl Conflict {
                 pid: owner.pid,
                 tid: owner.tid,
                 comm: owner.comm.clone(),
+                runtime: owner.runtime.to_string(),
                 uid: owner.uid,
                 asked: asked.to_string(),
             },
@@ -141,7 +155,7 @@ impl Conflict {
     pub fn to_line(&self) -> String {
         let r = &self.requester;
         let mut line = format!(
-            "{} {} {} {} {} {} by pid={} comm={} uid={} asked={}",
+            "{} {} {} {} {} {} by pid={} comm={} runtime={} uid={} asked={}",
             self.seq,
             self.time,
             self.op,
@@ -150,15 +164,17 @@ impl Conflict {
             escape_path(self.path.as_bytes()),
             r.pid,
             escape_path(r.comm.as_bytes()),
+            or_unknown(&r.runtime),
             r.uid,
             escape_path(r.asked.as_bytes()),
         );
         for (i, h) in self.holders.iter().enumerate() {
             line.push_str(if i == 0 { " ; held by " } else { " | " });
             line.push_str(&format!(
-                "pid={} comm={} uid={} holds={} since={}",
+                "pid={} comm={} runtime={} uid={} holds={} since={}",
                 h.pid,
                 escape_path(h.comm.as_bytes()),
+                or_unknown(&h.runtime),
                 h.uid,
                 escape_path(h.holds.as_bytes()),
                 h.since
@@ -274,12 +290,14 @@ mod tests {
                 pid: 1,
                 tid: 1,
                 comm: "rm".into(),
+                runtime: "c".into(),
                 uid: 0,
                 asked: "delete".into(),
             },
             holders: vec![Holder {
                 pid: 2,
                 comm: "python3".into(),
+                runtime: "python".into(),
                 uid: 0,
                 holds: "access=r-- share=rw-".into(),
                 since: "s".into(),
@@ -309,7 +327,10 @@ mod tests {
         let c = log.record(conflict("sharing_violation"));
         let line = c.to_line();
         assert!(line.contains("by pid=1 comm=rm"), "{line}");
-        assert!(line.contains("held by pid=2 comm=python3"), "{line}");
+        assert!(
+            line.contains("held by pid=2 comm=python3 runtime=python"),
+            "{line}"
+        );
         assert!(line.contains("a\\040b"), "{line}");
         assert!(!line.contains('\n'));
         let json: Vec<Conflict> = serde_json::from_str(&log.render_json()).unwrap();

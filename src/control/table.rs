@@ -50,6 +50,10 @@ pub struct Row {
     pub tid: u32,
     /// Process name.
     pub comm: String,
+    /// Its language runtime as sharefs recognised it (JSON and `sharefs locks` only:
+    /// the text form's columns are fixed).
+    #[serde(default)]
+    pub runtime: String,
     /// User id.
     pub uid: u32,
     /// Backing device as `MAJ:MIN` (hex, as /proc/locks).
@@ -217,6 +221,7 @@ pub fn rows_of(
                 pid: who.map_or(0, |o| o.pid),
                 tid: who.map_or(0, |o| o.tid),
                 comm: who.map_or_else(|| "?".into(), |o| o.comm.clone()),
+                runtime: who.map_or_else(String::new, |o| o.runtime.to_string()),
                 uid: who.map_or(0, |o| o.uid),
                 dev: dev.clone(),
                 inode: file.key.ino,
@@ -324,6 +329,7 @@ mod tests {
             pid: 42,
             tid: 43,
             comm: "python3".into(),
+            runtime: "python".into(),
             uid: 1000,
             dev: "08:01".into(),
             inode: 7,

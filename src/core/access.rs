@@ -146,6 +146,9 @@ pub struct Owner {
     pub uid: u32,
     /// Caller's group id.
     pub gid: u32,
+    /// The language runtime sharefs recognised in the process (`c`, `python`, `node`…;
+    /// `""` when it was not looked up), for the lock table and the conflict log.
+    pub runtime: &'static str,
 }
 
 /// Why an open exists; implicit opens are the ones Windows performs inside DeleteFile,

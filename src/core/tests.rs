@@ -58,6 +58,7 @@ fn owner() -> Arc<Owner> {
         comm: "test".into(),
         uid: 1000,
         gid: 1000,
+        runtime: "c",
     })
 }
 

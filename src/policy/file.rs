@@ -14,7 +14,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use toml::Spanned;
 
 use super::rules::{Field, PartialSettings, Pattern, Policy, ProfileDef, Rule};
-use super::{ErrnoDialect, OpenKinds, Profile, parse_classes, users};
+use super::{ErrnoDialect, OpenKinds, Profile, ReadOnlyRule, Runtime, parse_classes, users};
 use crate::core::{Classes, DeleteMode};
 
 /// Why a policy file was refused.
@@ -147,6 +147,9 @@ struct RawProfile {
     atomic: Option<bool>,
     delete: Option<Spanned<String>>,
     sharing_violation_errno: Option<Spanned<String>>,
+    access_denied_errno: Option<Spanned<String>>,
+    readonly_attribute: Option<Spanned<String>>,
+    as_runtime: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -164,6 +167,7 @@ struct RawRule {
     comm: Option<Spanned<StrList>>,
     exe: Option<Spanned<StrList>>,
     cmdline: Option<Spanned<StrList>>,
+    runtime: Option<Spanned<StrList>>,
     uid: Option<Spanned<IdList>>,
     gid: Option<Spanned<IdList>>,
     user: Option<Spanned<StrList>>,
@@ -176,6 +180,9 @@ struct RawRule {
     atomic: Option<bool>,
     delete: Option<Spanned<String>>,
     sharing_violation_errno: Option<Spanned<String>>,
+    access_denied_errno: Option<Spanned<String>>,
+    readonly_attribute: Option<Spanned<String>>,
+    as_runtime: Option<Spanned<String>>,
     backup: Option<Spanned<bool>>,
 }
 
@@ -262,16 +269,45 @@ fn parse_delete(s: &Spanned<String>) -> Result<DeleteMode, Fail> {
     })
 }
 
-fn parse_errno(s: &Spanned<String>) -> Result<ErrnoDialect, Fail> {
+fn parse_errno(key: &str, s: &Spanned<String>) -> Result<ErrnoDialect, Fail> {
     ErrnoDialect::parse(s.get_ref()).ok_or_else(|| {
         at(
             s,
             format!(
-                "sharing_violation_errno: expected \"EBUSY\" or \"EACCES\", found '{}'",
+                "{key}: expected \"EBUSY\", \"EACCES\" or \"EPERM\", found '{}'",
                 s.get_ref()
             ),
         )
     })
+}
+
+fn parse_readonly(s: &Spanned<String>) -> Result<ReadOnlyRule, Fail> {
+    ReadOnlyRule::parse(s.get_ref()).ok_or_else(|| {
+        at(
+            s,
+            format!(
+                "readonly_attribute: expected \"refuse\" or \"clear\", found '{}'",
+                s.get_ref()
+            ),
+        )
+    })
+}
+
+fn parse_runtime(key: &str, s: &str, span: Option<Range<usize>>) -> Result<Runtime, Fail> {
+    s.parse::<Runtime>()
+        .map_err(|e| (span, format!("{key}: {e}")))
+}
+
+/// The setting keys a profile and a rule share, as written.
+struct SettingKeys<'a> {
+    write_through: Option<bool>,
+    no_buffering: Option<bool>,
+    atomic: Option<bool>,
+    delete: &'a Option<Spanned<String>>,
+    sharing_violation_errno: &'a Option<Spanned<String>>,
+    access_denied_errno: &'a Option<Spanned<String>>,
+    readonly_attribute: &'a Option<Spanned<String>>,
+    as_runtime: &'a Option<Spanned<String>>,
 }
 
 fn classes(key: &str, s: &Spanned<String>) -> Result<Classes, Fail> {
@@ -430,31 +466,47 @@ fn profile(name: &str, p: &Spanned<RawProfile>) -> Result<ProfileDef, Fail> {
         name: name.to_string(),
         base,
         shares,
-        settings: partial_settings(
-            raw.write_through,
-            raw.no_buffering,
-            raw.atomic,
-            &raw.delete,
-            &raw.sharing_violation_errno,
-        )?,
+        settings: partial_settings(SettingKeys {
+            write_through: raw.write_through,
+            no_buffering: raw.no_buffering,
+            atomic: raw.atomic,
+            delete: &raw.delete,
+            sharing_violation_errno: &raw.sharing_violation_errno,
+            access_denied_errno: &raw.access_denied_errno,
+            readonly_attribute: &raw.readonly_attribute,
+            as_runtime: &raw.as_runtime,
+        })?,
         line: None,
     })
 }
 
 /// The settings a profile or a rule may set (the same keys in both tables).
-fn partial_settings(
-    write_through: Option<bool>,
-    no_buffering: Option<bool>,
-    atomic: Option<bool>,
-    delete: &Option<Spanned<String>>,
-    errno: &Option<Spanned<String>>,
-) -> Result<PartialSettings, Fail> {
+fn partial_settings(keys: SettingKeys) -> Result<PartialSettings, Fail> {
     Ok(PartialSettings {
-        write_through,
-        no_buffering,
-        atomic,
-        delete: delete.as_ref().map(parse_delete).transpose()?,
-        errno: errno.as_ref().map(parse_errno).transpose()?,
+        write_through: keys.write_through,
+        no_buffering: keys.no_buffering,
+        atomic: keys.atomic,
+        delete: keys.delete.as_ref().map(parse_delete).transpose()?,
+        errno: keys
+            .sharing_violation_errno
+            .as_ref()
+            .map(|s| parse_errno("sharing_violation_errno", s))
+            .transpose()?,
+        access_denied: keys
+            .access_denied_errno
+            .as_ref()
+            .map(|s| parse_errno("access_denied_errno", s))
+            .transpose()?,
+        readonly: keys
+            .readonly_attribute
+            .as_ref()
+            .map(parse_readonly)
+            .transpose()?,
+        as_runtime: keys
+            .as_runtime
+            .as_ref()
+            .map(|s| parse_runtime("as_runtime", s.get_ref(), Some(s.span())))
+            .transpose()?,
     })
 }
 
@@ -479,13 +531,28 @@ fn rule(
             Some(k)
         }
     };
-    let settings = partial_settings(
-        raw.write_through,
-        raw.no_buffering,
-        raw.atomic,
-        &raw.delete,
-        &raw.sharing_violation_errno,
-    )?;
+    let settings = partial_settings(SettingKeys {
+        write_through: raw.write_through,
+        no_buffering: raw.no_buffering,
+        atomic: raw.atomic,
+        delete: &raw.delete,
+        sharing_violation_errno: &raw.sharing_violation_errno,
+        access_denied_errno: &raw.access_denied_errno,
+        readonly_attribute: &raw.readonly_attribute,
+        as_runtime: &raw.as_runtime,
+    })?;
+    let runtimes = match &raw.runtime {
+        None => None,
+        Some(list) => {
+            let mut names = Vec::new();
+            for (word, span) in non_empty("runtime", list)? {
+                // A family (`java`) or an exact row (`java.io`, `node-classic`).
+                parse_runtime("runtime", word, span_of(list, span))?;
+                names.push(word.clone());
+            }
+            Some(names)
+        }
+    };
     let backup = raw.backup.as_ref().is_some_and(|b| *b.get_ref());
     if let (Some(p), Some(_)) = (&raw.profile, &raw.share) {
         return Err(at(
@@ -508,7 +575,7 @@ fn rule(
     if raw.profile.is_none() && raw.share.is_none() && settings.is_empty() && raw.backup.is_none() {
         return Err((
             Some(r.span()),
-            "this rule sets nothing: give it a profile, share, write_through, no_buffering, atomic, delete, sharing_violation_errno or backup".into(),
+            "this rule sets nothing: give it a profile, share, write_through, no_buffering, atomic, delete, sharing_violation_errno, access_denied_errno, readonly_attribute, as_runtime or backup".into(),
         ));
     }
     Ok(Rule {
@@ -518,6 +585,7 @@ fn rule(
         comms: patterns(Field::Comm, &raw.comm)?,
         exes: patterns(Field::Exe, &raw.exe)?,
         cmdlines: patterns(Field::Cmdline, &raw.cmdline)?,
+        runtimes,
         uids: ids(
             "uid",
             &raw.uid,
@@ -582,11 +650,79 @@ mod tests {
         assert_eq!(line_col("ab", 99), (1, 3));
     }
 
+    fn query_of<'a>(
+        process: &'a crate::policy::Process,
+        kinds: OpenKinds,
+    ) -> crate::policy::Query<'a> {
+        crate::policy::Query {
+            path: "src/a.rs",
+            kinds,
+            access: Classes::READ,
+            is_dir: false,
+            uid: 1000,
+            gid: 1000,
+            identity: crate::policy::Identity::Known(process),
+        }
+    }
+
+    /// `runtime = [...]` matches a family or a row; a rule's settings win over the row;
+    /// `as_runtime` picks another row; explain says why a runtime rule did not match.
+    #[test]
+    fn runtime_rules_match_and_override_the_table() {
+        let pol = p(r#"
+            [[rule]]
+            runtime = "java"
+            as_runtime = "java.io"
+
+            [[rule]]
+            runtime = ["node"]
+            access_denied_errno = "EACCES"
+            readonly_attribute = "refuse"
+        "#)
+        .unwrap();
+        assert!(pol.uses_runtime() && pol.uses_process());
+        let mut process = crate::policy::Process {
+            runtime: Runtime::Node(crate::policy::runtime::Libuv::Before149),
+            ..Default::default()
+        };
+        let d = pol.decide(&query_of(&process, OpenKinds::DELETE));
+        assert_eq!(d.rule, Some(1));
+        assert_eq!(d.access_denied, ErrnoDialect::Eacces);
+        assert_eq!(d.readonly_delete, ReadOnlyRule::Refuses);
+        // What the rule leaves alone comes from the row.
+        assert_eq!(d.errno, ErrnoDialect::Ebusy);
+        assert_eq!(d.delete, DeleteMode::Classic);
+        assert_eq!(d.share, Classes::ALL);
+        process.runtime = Runtime::Java(crate::policy::runtime::JavaApi::Nio, Some(17));
+        let d = pol.decide(&query_of(&process, OpenKinds::READ));
+        assert_eq!((d.rule, d.runtime.name()), (Some(0), "java.io"));
+        assert_eq!(d.share, Classes::READ_WRITE);
+        process.runtime = Runtime::Python;
+        let q = query_of(&process, OpenKinds::READ);
+        let d = pol.decide(&q);
+        assert_eq!(d.rule, None);
+        assert_eq!(d.errno, ErrnoDialect::Eacces);
+        let e = pol.explain(&q);
+        assert_eq!(e.decision, d);
+        let why = e.steps[0].1.clone().unwrap_err();
+        assert!(why.contains("runtime 'python'"), "{why}");
+        assert!(
+            err("[[rule]]\nruntime = \"perl\"\natomic = true\n")
+                .message
+                .contains("unknown runtime 'perl'")
+        );
+        assert!(
+            err("[[rule]]\nreadonly_attribute = \"maybe\"\n")
+                .message
+                .contains("\"refuse\" or \"clear\"")
+        );
+    }
+
     #[test]
     fn empty_file_is_the_default_profile() {
         let pol = p("").unwrap();
         assert_eq!(pol.rules().len(), 0);
-        assert_eq!(pol.default_profile_name(), "windows");
+        assert_eq!(pol.default_profile_name(), "auto");
     }
 
     #[test]
@@ -642,7 +778,7 @@ mod tests {
                 .contains("\"classic\" or \"posix\"")
         );
         assert!(
-            err("[[rule]]\nsharing_violation_errno = \"EPERM\"\n")
+            err("[[rule]]\nsharing_violation_errno = \"EIO\"\n")
                 .message
                 .contains("EACCES")
         );
@@ -698,14 +834,15 @@ mod tests {
             delete = "posix"
         "#)
         .unwrap();
-        let d = &pol.profiles()[3];
+        let d = &pol.profiles()[Profile::ALL.len()];
+        let c = crate::policy::Runtime::C;
         assert_eq!(
-            d.share_for(Classes::READ_WRITE, false),
+            d.share_for(Classes::READ_WRITE, false, c),
             Classes::READ.union(Classes::DELETE)
         );
-        assert_eq!(d.share_for(Classes::READ, false), Classes::ALL);
+        assert_eq!(d.share_for(Classes::READ, false, c), Classes::ALL);
         // Nothing covers an attribute-only open: the base profile decides.
-        assert_eq!(d.share_for(Classes::NONE, false), Classes::READ);
+        assert_eq!(d.share_for(Classes::NONE, false, c), Classes::READ);
         assert_eq!(d.settings.delete, Some(DeleteMode::Posix));
     }
 

@@ -1,7 +1,9 @@
 //! Which share set, delete mode and per-open flags an unmodified program gets for an
 //! open, by path, process and user (docs/policy.md).
 //!
-//! - [`profile`]: the built-in profiles (windows, strict, posix).
+//! - [`profile`]: the built-in profiles (auto, windows, strict, posix).
+//! - [`runtime`]: the runtime table (what each language runtime does on Windows), which
+//!   the `auto` profile applies to each process.
 //! - [`file`]: the TOML policy file: parsing and validation, with file:line:column errors.
 //! - [`rules`]: the compiled policy ([`Policy`]): profiles, the ordered rules, the first-match
 //!   decision ([`Policy::decide`]) and its explanation ([`Policy::explain`]).
@@ -15,6 +17,7 @@ pub mod file;
 pub mod handle;
 pub mod profile;
 pub mod rules;
+pub mod runtime;
 pub mod users;
 
 use std::fmt;
@@ -26,6 +29,7 @@ pub use file::PolicyError;
 pub use handle::PolicyHandle;
 pub use profile::Profile;
 pub use rules::{Decision, Explanation, Policy};
+pub use runtime::{ReadOnlyRule, Runtime, RuntimeRow};
 
 /// What kind of operation an open is, for rules' `open = [...]`: a set over read, write,
 /// create and delete.
@@ -131,14 +135,18 @@ impl fmt::Debug for OpenKinds {
     }
 }
 
-/// The errno a program sees for a sharing violation (ERROR_SHARING_VIOLATION, 32).
+/// The errno a program sees for a Windows error its runtime reports as one: a sharing
+/// violation (ERROR_SHARING_VIOLATION, 32) or access denied (ERROR_ACCESS_DENIED, 5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ErrnoDialect {
-    /// EBUSY, as Samba, the Linux SMB client and Node.js (libuv) report it (the default).
+    /// EBUSY, as Samba, the Linux SMB client and Node.js (libuv) report a sharing
+    /// violation (the default for one).
     #[default]
     Ebusy,
-    /// EACCES, as CPython and the MSVC C runtime report it (PermissionError in Python).
+    /// EACCES, as CPython and the MSVC C runtime report both (PermissionError in Python).
     Eacces,
+    /// EPERM, as libuv reports access denied.
+    Eperm,
 }
 
 impl ErrnoDialect {
@@ -147,6 +155,7 @@ impl ErrnoDialect {
         match self {
             ErrnoDialect::Ebusy => libc::EBUSY,
             ErrnoDialect::Eacces => libc::EACCES,
+            ErrnoDialect::Eperm => libc::EPERM,
         }
     }
 
@@ -155,15 +164,47 @@ impl ErrnoDialect {
         match self {
             ErrnoDialect::Ebusy => "EBUSY",
             ErrnoDialect::Eacces => "EACCES",
+            ErrnoDialect::Eperm => "EPERM",
         }
     }
 
-    /// Parses `EBUSY` or `EACCES`.
+    /// Parses `EBUSY`, `EACCES` or `EPERM`.
     pub fn parse(s: &str) -> Option<ErrnoDialect> {
         match s {
             "EBUSY" => Some(ErrnoDialect::Ebusy),
             "EACCES" => Some(ErrnoDialect::Eacces),
+            "EPERM" => Some(ErrnoDialect::Eperm),
             _ => None,
+        }
+    }
+}
+
+/// The errnos a refusal is reported in for one caller: its runtime's (or its rule's)
+/// spelling of a sharing violation and of access denied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errnos {
+    /// ERROR_SHARING_VIOLATION (32).
+    pub sharing_violation: ErrnoDialect,
+    /// ERROR_ACCESS_DENIED (5): delete pending, cannot delete, access denied.
+    pub access_denied: ErrnoDialect,
+}
+
+impl Default for Errnos {
+    /// SEMANTICS.md §7: EBUSY and EACCES.
+    fn default() -> Self {
+        Errnos {
+            sharing_violation: ErrnoDialect::Ebusy,
+            access_denied: ErrnoDialect::Eacces,
+        }
+    }
+}
+
+impl Decision {
+    /// The errnos of a refusal of this decision's operation.
+    pub fn errnos(&self) -> Errnos {
+        Errnos {
+            sharing_violation: self.errno,
+            access_denied: self.access_denied,
         }
     }
 }
@@ -182,6 +223,8 @@ pub struct Process {
     pub cmdline: Option<Arc<str>>,
     /// Supplementary groups (`Groups:` of `/proc/PID/status`).
     pub groups: Arc<[u32]>,
+    /// The language runtime recognised in it (`C` when none is).
+    pub runtime: Runtime,
 }
 
 /// The process behind a query, as far as the front-end could tell.
@@ -213,6 +256,17 @@ pub struct Query<'a> {
     pub gid: u32,
     /// The calling process.
     pub identity: Identity<'a>,
+}
+
+impl Query<'_> {
+    /// The caller's runtime: the recognised one, else the C runtime's row (a process
+    /// that is gone or was not looked up).
+    pub fn runtime(&self) -> Runtime {
+        match self.identity {
+            Identity::Known(p) => p.runtime,
+            Identity::Exited | Identity::Unneeded => Runtime::C,
+        }
+    }
 }
 
 /// Parses a comma list of `read`, `write`, `delete`, or one of `none`, `all`.

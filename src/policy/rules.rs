@@ -14,7 +14,10 @@ use std::time::SystemTime;
 
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
-use super::{ErrnoDialect, Identity, OpenKinds, Process, Profile, Query, delete_mode_name};
+use super::{
+    ErrnoDialect, Identity, OpenKinds, Process, Profile, Query, ReadOnlyRule, Runtime,
+    delete_mode_name,
+};
 use crate::core::{Classes, DeleteMode};
 
 /// Which string of a query a glob is matched against.
@@ -103,6 +106,13 @@ pub struct PartialSettings {
     pub delete: Option<DeleteMode>,
     /// errno of a sharing violation.
     pub errno: Option<ErrnoDialect>,
+    /// errno of access denied (`access_denied_errno`).
+    pub access_denied: Option<ErrnoDialect>,
+    /// What the read-only attribute does to a delete or a replacing rename
+    /// (`readonly_attribute = "refuse" | "clear"`).
+    pub readonly: Option<ReadOnlyRule>,
+    /// The runtime row to apply instead of the caller's own (`as_runtime = "java.io"`).
+    pub as_runtime: Option<Runtime>,
 }
 
 impl PartialSettings {
@@ -139,8 +149,8 @@ impl ProfileDef {
         }
     }
 
-    /// The share set for an open holding `access`.
-    pub fn share_for(&self, access: Classes, is_dir: bool) -> Classes {
+    /// The share set for an open holding `access` by a process of `runtime`.
+    pub fn share_for(&self, access: Classes, is_dir: bool, runtime: Runtime) -> Classes {
         if is_dir {
             return Classes::ALL;
         }
@@ -148,7 +158,7 @@ impl ProfileDef {
             .iter()
             .find(|(need, _)| access.contains(*need))
             .map(|(_, share)| *share)
-            .unwrap_or_else(|| self.base.share_for(access, false))
+            .unwrap_or_else(|| self.base.share_for(access, false, runtime))
     }
 }
 
@@ -167,6 +177,8 @@ pub struct Rule {
     pub exes: Option<Vec<Pattern>>,
     /// Command-line globs.
     pub cmdlines: Option<Vec<Pattern>>,
+    /// Runtime names (`node`, `java.io`) or families (`java` matches both APIs).
+    pub runtimes: Option<Vec<String>>,
     /// uids (`uid` and `user` together).
     pub uids: Option<Vec<u32>>,
     /// gids (`gid` and `group` together): the request's gid or a supplementary group.
@@ -202,7 +214,18 @@ impl Rule {
     }
 
     fn uses_process(&self) -> bool {
-        self.comms.is_some() || self.exes.is_some() || self.cmdlines.is_some()
+        self.comms.is_some()
+            || self.exes.is_some()
+            || self.cmdlines.is_some()
+            || self.runtimes.is_some()
+    }
+
+    fn runtime_matches(&self, runtime: Runtime) -> bool {
+        self.runtimes.as_ref().is_none_or(|names| {
+            names
+                .iter()
+                .any(|n| n == runtime.name() || n == runtime.family())
+        })
     }
 }
 
@@ -221,10 +244,21 @@ pub struct Decision {
     pub no_buffering: bool,
     /// Atomic I/O.
     pub atomic: bool,
-    /// Delete mode (for unlink, rmdir, rename).
+    /// Delete mode (for unlink, rmdir).
     pub delete: DeleteMode,
+    /// Rename mode: the rules for an existing target (classic `MoveFileExW`, or POSIX
+    /// rename semantics).
+    pub rename: DeleteMode,
     /// errno of a sharing violation.
     pub errno: ErrnoDialect,
+    /// errno of access denied.
+    pub access_denied: ErrnoDialect,
+    /// What the read-only attribute does to a delete.
+    pub readonly_delete: ReadOnlyRule,
+    /// What the read-only attribute does to the target of a replacing rename.
+    pub readonly_rename: ReadOnlyRule,
+    /// The runtime whose row applied (the caller's, or a rule's `as_runtime`).
+    pub runtime: Runtime,
     /// A backup-reader open (read-only, past share modes, blocking nobody).
     pub backup: bool,
 }
@@ -331,6 +365,16 @@ impl Index {
     }
 }
 
+/// A setting from the rule, else from its profile.
+fn setting<T>(
+    r: Option<&Rule>,
+    p: &ProfileDef,
+    get: fn(&PartialSettings) -> Option<T>,
+) -> Option<T> {
+    r.and_then(|r| get(&r.settings))
+        .or_else(|| get(&p.settings))
+}
+
 fn known<'a>(q: &Query<'a>) -> Option<&'a Process> {
     match q.identity {
         Identity::Known(p) => Some(p),
@@ -376,6 +420,8 @@ struct Masks {
     by_uid: HashMap<u32, Bits>,
     any_gid: Bits,
     by_gid: HashMap<u32, Bits>,
+    /// Rules with a `runtime` matcher.
+    needs_runtime: Bits,
 }
 
 impl Masks {
@@ -389,6 +435,7 @@ impl Masks {
             by_uid: HashMap::new(),
             any_gid: Bits::new(n),
             by_gid: HashMap::new(),
+            needs_runtime: Bits::new(n),
         };
         for (i, r) in rules.iter().enumerate() {
             match r.kinds {
@@ -405,6 +452,9 @@ impl Masks {
                 if r.patterns(*f).is_some() {
                     m.needs[slot].set(i);
                 }
+            }
+            if r.runtimes.is_some() {
+                m.needs_runtime.set(i);
             }
             for (ids, any, by) in [
                 (&r.uids, &mut m.any_uid, &mut m.by_uid),
@@ -455,6 +505,7 @@ pub struct Policy {
     uses_path: bool,
     uses_process: bool,
     uses_groups: bool,
+    uses_runtime: bool,
 }
 
 impl Policy {
@@ -489,6 +540,7 @@ impl Policy {
             uses_path: false,
             uses_process: false,
             uses_groups: false,
+            uses_runtime: profile.uses_runtime(),
         }
     }
 
@@ -515,6 +567,10 @@ impl Policy {
             uses_path: rules.iter().any(|r| r.paths.is_some()),
             uses_process: rules.iter().any(Rule::uses_process),
             uses_groups: rules.iter().any(|r| r.gids.is_some()),
+            // A profile on `auto` (or a rule on a runtime) makes every decision depend on
+            // the caller's runtime, so the caller must be identified.
+            uses_runtime: profiles.iter().any(|p| p.base.uses_runtime())
+                || rules.iter().any(|r| r.runtimes.is_some()),
             masks: Masks::build(&rules),
             profiles,
             rules,
@@ -553,15 +609,30 @@ impl Policy {
         self.uses_process
     }
 
+    /// Some decision depends on the caller's runtime (an `auto` profile, a `runtime`
+    /// matcher): the caller must identify the process.
+    pub fn uses_runtime(&self) -> bool {
+        self.uses_runtime
+    }
+
     /// Some rule matches on gid: supplementary groups (from `/proc`) count.
     pub fn uses_groups(&self) -> bool {
         self.uses_groups
     }
 
-    /// Some rule or profile sets `sharing_violation_errno`.
+    /// Some rule or profile sets `sharing_violation_errno` (or `access_denied_errno`), or
+    /// a runtime row may: the errno of a refusal depends on the caller.
     pub fn sets_errno(&self) -> bool {
-        self.rules.iter().any(|r| r.settings.errno.is_some())
-            || self.profiles.iter().any(|p| p.settings.errno.is_some())
+        self.uses_runtime
+            || self.rules.iter().any(|r| {
+                r.settings.errno.is_some()
+                    || r.settings.access_denied.is_some()
+                    || r.settings.as_runtime.is_some()
+            })
+            || self
+                .profiles
+                .iter()
+                .any(|p| p.settings.errno.is_some() || p.settings.access_denied.is_some())
     }
 
     /// The first matching rule, 64 rules at a time: the candidates of a word are the
@@ -584,7 +655,23 @@ impl Policy {
                 }
             }
             if !process_known {
-                cand &= !(m.needs[1].word(w) | m.needs[2].word(w) | m.needs[3].word(w));
+                cand &= !(m.needs[1].word(w)
+                    | m.needs[2].word(w)
+                    | m.needs[3].word(w)
+                    | m.needs_runtime.word(w));
+            }
+            // Few rules match on runtime: test those candidates one by one.
+            let mut runtime_rules = cand & m.needs_runtime.word(w);
+            while runtime_rules != 0 {
+                let bit = runtime_rules.trailing_zeros();
+                runtime_rules &= runtime_rules - 1;
+                let fits = self
+                    .rules
+                    .get(w * 64 + bit as usize)
+                    .is_some_and(|r| r.runtime_matches(q.runtime()));
+                if !fits {
+                    cand &= !(1 << bit);
+                }
             }
             cand &= m.any_uid.word(w) | uid_rules.map_or(0, |b| b.word(w));
             cand &= gid_rules
@@ -623,6 +710,23 @@ impl Policy {
                 "gid {} (and no supplementary group) is not one of {g:?}",
                 q.gid
             ));
+        }
+        if let Some(names) = &r.runtimes {
+            match known(q) {
+                None => {
+                    return Err(format!(
+                        "matches on runtime but the process is {}",
+                        match q.identity {
+                            Identity::Exited => "gone",
+                            _ => "not known",
+                        }
+                    ));
+                }
+                Some(p) if !r.runtime_matches(p.runtime) => {
+                    return Err(format!("runtime '{}' is not one of {names:?}", p.runtime));
+                }
+                Some(_) => {}
+            }
         }
         for f in FIELDS {
             let Some(patterns) = r.patterns(f) else {
@@ -704,12 +808,20 @@ impl Policy {
                 .or_else(|| get(&p.settings))
                 .unwrap_or(false)
         };
-        let share = match r.and_then(|r| r.share) {
-            Some(_) if q.is_dir => Classes::ALL,
-            Some(s) => s,
-            None => p.share_for(q.access, q.is_dir),
+        // The row of the caller's runtime, or of the one a rule or profile names: under
+        // `auto` it fills in what no rule or profile sets; other profiles ignore it.
+        let named = setting(r, p, |s| s.as_runtime);
+        let runtime = named.unwrap_or_else(|| q.runtime());
+        let row = (p.base.uses_runtime() || named.is_some()).then(|| runtime.row());
+        let share = match (r.and_then(|r| r.share), named) {
+            (Some(_), _) | (None, Some(_)) if q.is_dir => Classes::ALL,
+            (Some(s), _) => s,
+            (None, Some(named)) => named.row().share,
+            (None, None) => p.share_for(q.access, q.is_dir, runtime),
         };
         let read_only = !q.access.is_empty() && Classes::READ.contains(q.access);
+        let explicit_delete = setting(r, p, |s| s.delete).or(self.mount_delete);
+        let readonly = setting(r, p, |s| s.readonly);
         Decision {
             rule,
             profile,
@@ -717,15 +829,27 @@ impl Policy {
             write_through: pick(|s| s.write_through),
             no_buffering: pick(|s| s.no_buffering),
             atomic: pick(|s| s.atomic),
-            delete: r
-                .and_then(|r| r.settings.delete)
-                .or(p.settings.delete)
-                .or(self.mount_delete)
-                .unwrap_or_else(|| p.base.default_delete_mode()),
-            errno: r
-                .and_then(|r| r.settings.errno)
-                .or(p.settings.errno)
+            delete: explicit_delete.unwrap_or_else(|| match row {
+                Some(row) => row.delete,
+                None => p.base.default_delete_mode(runtime),
+            }),
+            rename: explicit_delete.unwrap_or_else(|| match row {
+                Some(row) => row.rename,
+                None => p.base.default_rename_mode(runtime),
+            }),
+            errno: setting(r, p, |s| s.errno)
+                .or(row.map(|row| row.sharing_violation))
                 .unwrap_or_default(),
+            access_denied: setting(r, p, |s| s.access_denied)
+                .or(row.map(|row| row.access_denied))
+                .unwrap_or(ErrnoDialect::Eacces),
+            readonly_delete: readonly
+                .or(row.map(|row| row.readonly_delete))
+                .unwrap_or(ReadOnlyRule::Refuses),
+            readonly_rename: readonly
+                .or(row.map(|row| row.readonly_rename))
+                .unwrap_or(ReadOnlyRule::Refuses),
+            runtime,
             backup: r.is_some_and(|r| r.backup) && read_only,
         }
     }
@@ -742,16 +866,20 @@ impl Policy {
     pub fn render_decision(&self, q: &Query, d: &Decision) -> String {
         let flag = |b: bool| if b { "yes" } else { "no" };
         format!(
-            "profile={} access={} share={} delete={} write_through={} no_buffering={} atomic={} backup={} sharing_violation_errno={}",
+            "profile={} runtime={} access={} share={} delete={} rename={} readonly_attribute={} write_through={} no_buffering={} atomic={} backup={} sharing_violation_errno={} access_denied_errno={}",
             self.profile_name(d.profile),
+            d.runtime,
             q.access.rwd(),
             d.share.rwd(),
             delete_mode_name(d.delete),
+            delete_mode_name(d.rename),
+            d.readonly_delete.name(),
             flag(d.write_through),
             flag(d.no_buffering),
             flag(d.atomic),
             flag(d.backup),
-            d.errno.name()
+            d.errno.name(),
+            d.access_denied.name()
         )
     }
 
@@ -770,8 +898,9 @@ impl Policy {
         );
         let who = match q.identity {
             Identity::Known(p) => format!(
-                "comm={} exe={} cmdline={}",
+                "comm={} runtime={} exe={} cmdline={}",
                 p.comm,
+                p.runtime,
                 p.exe.as_deref().unwrap_or("?"),
                 p.cmdline
                     .as_deref()

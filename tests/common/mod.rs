@@ -265,15 +265,21 @@ impl Holder {
     /// Runs a Python program that prints "held" once its handles are open, then waits
     /// for stdin to close.
     pub fn python(program: &str) -> Holder {
+        let mut cmd = Command::new("python3");
+        cmd.arg("-c").arg(program);
+        Self::spawn(cmd)
+    }
+
+    /// Runs any program that prints "held" once its handles are open, then waits for
+    /// stdin to close (a Node.js, Java or Go holder).
+    pub fn spawn(mut cmd: Command) -> Holder {
         use std::io::{BufRead, BufReader};
-        let mut child = Command::new("python3")
-            .arg("-c")
-            .arg(program)
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("python3");
+            .expect("holder program");
         let stdout = child.stdout.take().expect("stdout");
         let mut out = BufReader::new(stdout);
         let mut line = String::new();

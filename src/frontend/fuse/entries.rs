@@ -8,6 +8,7 @@ use fuser::{FileAttr, INodeNo, RenameFlags, Request};
 use super::{FsError, PendingName, SharefsFs, attr};
 use crate::backing::{Backing, Inode, Kind, key_of, sys};
 use crate::core::{Classes, DeleteMode, FileKey, RenameRequest, RenameTarget, SemanticError};
+use crate::policy::ReadOnlyRule;
 
 /// Reply payload of operations that create a name: attributes and generation.
 pub(super) type Entry = (FileAttr, u64);
@@ -183,8 +184,16 @@ impl SharefsFs {
             _ => {}
         }
         let key = key_of(&st);
-        let decision = self.delete_decision(req, &path, is_dir);
+        let decision = self
+            .admission
+            .delete_decision(Self::caller(req), &path, is_dir);
         let mode = decision.delete;
+        // A runtime that clears the read-only attribute before deleting (libuv, Go, Rust,
+        // git's mingw_unlink; RUNTIMES.md) is not stopped by it.
+        let mut facts = self.facts_of_stat(&st);
+        if decision.readonly_delete == ReadOnlyRule::Clears {
+            facts.readonly = false;
+        }
         let outcome = self
             .retry_after_release(|| {
                 let h =
@@ -209,13 +218,9 @@ impl SharefsFs {
                         });
                     }
                 }
-                Ok(self
-                    .core
-                    .commit_delete(key, h, mode, self.facts_of_stat(&st))?)
+                Ok(self.core.commit_delete(key, h, mode, facts)?)
             })
-            .map_err(|e| {
-                self.refused_with(decision.errno.errno(), op, &path, &owner, "delete", e)
-            })?;
+            .map_err(|e| self.refused_with(decision.errnos(), op, &path, &owner, "delete", e))?;
         if outcome.remove_name_now {
             let removed = self.backing.remove(&parent, name, is_dir);
             self.core.name_removed(key, removed.is_ok());
@@ -306,11 +311,14 @@ impl SharefsFs {
             other => other,
         };
         let newname: &OsStr = &target_spelling;
+        let decision =
+            self.admission
+                .delete_decision(Self::caller(req), &path, src_kind == Kind::Dir);
         let target = match self.backing.probe(&newparent, newname) {
             Ok((_, st)) => Some(RenameTarget {
                 key: key_of(&st),
                 is_dir: Kind::from_mode(st.st_mode) == Kind::Dir,
-                facts: self.facts_of_stat(&st),
+                facts: self.rename_target_facts(&st, &decision),
             }),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
             Err(e) => return Err(e.into()),
@@ -320,8 +328,7 @@ impl SharefsFs {
             return Err(FsError::errno(libc::EEXIST));
         }
         let exchange = raw & sys::RENAME_EXCHANGE != 0;
-        let decision = self.delete_decision(req, &path, src_kind == Kind::Dir);
-        let mode = decision.delete;
+        let mode = decision.rename;
         let ticket = self
             .retry_after_release(|| {
                 let open_descendants = if src_kind == Kind::Dir && mode == DeleteMode::Classic {
@@ -345,7 +352,7 @@ impl SharefsFs {
             })
             .map_err(|e| {
                 self.refused_with(
-                    decision.errno.errno(),
+                    decision.errnos(),
                     "rename",
                     &path,
                     &owner,

@@ -6,6 +6,7 @@ use std::io;
 use fuser::Errno;
 
 use crate::core::SemanticError;
+use crate::policy::Errnos;
 
 /// An operation's failure: a backing syscall's error (errno kept as is) or a refusal by
 /// the semantics core.
@@ -42,6 +43,19 @@ impl FsError {
             // An io::Error without an OS code is a bug in our own code: EIO, never 0.
             FsError::Io(e) => e.raw_os_error().filter(|c| *c > 0).unwrap_or(libc::EIO),
             FsError::Denied(e) => semantic_errno(e, sharing_violation),
+        }
+    }
+
+    /// The errno to reply with for a caller whose runtime (or rule) spells a sharing
+    /// violation and access denied as `errnos` say (RUNTIMES.md, the last two columns).
+    pub fn code_in(&self, errnos: Errnos) -> i32 {
+        match self {
+            FsError::Denied(
+                SemanticError::DeletePending
+                | SemanticError::AccessDenied { .. }
+                | SemanticError::CannotDelete,
+            ) => errnos.access_denied.errno(),
+            _ => self.code(errnos.sharing_violation.errno()),
         }
     }
 

@@ -7,13 +7,14 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use fuser::{FopenFlags, INodeNo, Request};
 
-use super::decide::Modes;
 use super::entries::Entry;
 use super::locks::IoIssuer;
 use super::{FsError, SharefsFs, attr};
 use crate::backing::{Inode, Kind, OpenFile, key_of, sys};
 use crate::control::OpenOptions;
 use crate::core::{Classes, FileFacts, OpenRequest, SemanticError};
+use crate::service::OpenModes;
+use crate::service::admission::IntentModes;
 
 /// Open flags passed on to the backing open. `O_CREAT`/`O_EXCL` are handled by `create`;
 /// `O_NOATIME` would need the daemon to own the file; `O_DIRECT` needs aligned buffers
@@ -85,39 +86,50 @@ impl SharefsFs {
         node: u64,
         flags: i32,
         is_dir: bool,
-    ) -> Result<Modes, FsError> {
+    ) -> Result<OpenModes, FsError> {
         let intent = self.intents.take(req.pid());
         let from_flags = access_from_flags(flags);
+        let created = flags & libc::O_CREAT != 0;
+        let path_of = || self.path_of(node);
         let Some(intent) = intent else {
-            return Ok(self.policy_modes(req, node, flags, is_dir, from_flags, None));
+            return Ok(self.admission.open_modes(
+                Self::caller(req),
+                &path_of,
+                created,
+                is_dir,
+                from_flags,
+                None,
+            ));
         };
         if let Err(e) = intent.check_flags(flags) {
             tracing::info!(tid = req.pid(), "open refused by its intent: {e}");
             return Err(FsError::errno(libc::EINVAL));
         }
         let access = intent.access.unwrap_or(from_flags);
-        Ok(self.policy_modes(
-            req,
-            node,
-            flags,
+        Ok(self.admission.open_modes(
+            Self::caller(req),
+            &path_of,
+            created,
             is_dir,
             access,
-            Some((intent.share, intent.options)),
+            Some(IntentModes {
+                share: intent.share,
+                options: intent.options,
+            }),
         ))
     }
 
     /// The core's request for an open with the given modes.
-    fn open_request(
-        &self,
-        req: &Request,
-        node: u64,
-        flags: i32,
-        (access, share, options, grant): Modes,
-    ) -> OpenRequest {
-        let mut request = OpenRequest::new(access, share, self.owner(req), self.path_of(node));
+    fn open_request(&self, req: &Request, node: u64, flags: i32, modes: OpenModes) -> OpenRequest {
+        let mut request = OpenRequest::new(
+            modes.access,
+            modes.share,
+            self.owner(req),
+            self.path_of(node),
+        );
         request.flags = flags;
-        request.delete_on_close = options.delete_on_close;
-        request.backup = grant.backup;
+        request.delete_on_close = modes.options.delete_on_close;
+        request.backup = modes.grant.backup;
         request
     }
 
@@ -156,7 +168,7 @@ impl SharefsFs {
             .retry_after_release(|| Ok(self.core.open(inode.key, request.clone(), facts)?))
             .map_err(|e| {
                 self.refused_with(
-                    modes.3.errno,
+                    modes.grant.errnos,
                     "open",
                     &request.path,
                     &request.owner,
@@ -170,7 +182,7 @@ impl SharefsFs {
             })?;
         let file = match self
             .backing
-            .open_io(inode, self.backing_flags(flags, modes.2))
+            .open_io(inode, self.backing_flags(flags, modes.options))
         {
             Ok(f) => f,
             Err(e) => {
@@ -187,9 +199,12 @@ impl SharefsFs {
         file: std::fs::File,
         core: crate::core::HandleId,
         flags: i32,
-        (access, _, options, _): Modes,
+        modes: OpenModes,
         opener: u32,
     ) -> u64 {
+        let OpenModes {
+            access, options, ..
+        } = modes;
         let direct = (options.no_buffering && inode.kind == Kind::File)
             .then(|| self.open_direct(inode, flags))
             .flatten();
@@ -244,6 +259,21 @@ impl SharefsFs {
                 && st.st_mode & 0o222 == 0
                 && st.st_mode & 0o777 != 0,
         }
+    }
+
+    /// The facts of a rename's existing target for the caller: a runtime that clears the
+    /// read-only attribute of the target first (git's mingw_rename; RUNTIMES.md) is not
+    /// stopped by it.
+    pub(super) fn rename_target_facts(
+        &self,
+        st: &crate::backing::Stat,
+        decision: &crate::policy::Decision,
+    ) -> FileFacts {
+        let mut facts = self.facts_of_stat(st);
+        if decision.readonly_rename == crate::policy::ReadOnlyRule::Clears {
+            facts.readonly = false;
+        }
+        facts
     }
 
     pub(super) fn do_open(
@@ -317,7 +347,7 @@ impl SharefsFs {
                 };
                 // The policy decides after the create: a write-through it adds to the
                 // intent's options needs the fd reopened with O_DSYNC.
-                let wanted = self.backing_flags(flags, modes.2);
+                let wanted = self.backing_flags(flags, modes.options);
                 let file =
                     if wanted != self.backing_flags(flags, peeked.unwrap_or_default().options) {
                         match self.backing.open_io(&inode, wanted & !libc::O_TRUNC) {
@@ -344,7 +374,7 @@ impl SharefsFs {
                 let fh = self.insert_handle(&inode, file, core_handle, flags, modes, req.pid());
                 // A new file under write-through: its directory entry is made durable
                 // too, as a careful database would (fsync of the parent).
-                if self.wants_write_through(flags, modes.2.write_through) {
+                if self.wants_write_through(flags, modes.options.write_through) {
                     self.sync_dir(&parent)?;
                 }
                 Ok(((attr(inode.node, &st), inode.generation), fh, fopen_flags()))

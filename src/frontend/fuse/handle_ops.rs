@@ -172,8 +172,10 @@ impl SharefsFs {
         let path = self.path_of(inode.node);
         // The policy's delete mode and errno for this caller and path, as for a rename
         // by path (entries.rs).
-        let decision = self.delete_decision(req, &path, inode.kind == Kind::Dir);
-        let mode = decision.delete;
+        let decision =
+            self.admission
+                .delete_decision(Self::caller(req), &path, inode.kind == Kind::Dir);
+        let mode = decision.rename;
         let open_descendants = if inode.kind == Kind::Dir && mode == DeleteMode::Classic {
             self.open_records_below(inode.key)
         } else {
@@ -193,7 +195,7 @@ impl SharefsFs {
         };
         let ticket = self.core.begin_rename(&request).map_err(|e| {
             self.refused_with(
-                decision.errno.errno(),
+                decision.errnos(),
                 "rename_by_handle",
                 &path,
                 &owner,

@@ -20,7 +20,6 @@ mod invalidate;
 mod locks;
 mod names;
 pub mod preflight;
-pub mod process;
 mod report;
 pub mod session;
 
@@ -38,17 +37,16 @@ pub use invalidate::Invalidator;
 use crate::backing::{Backing, HandleTable, Inode, Stat};
 use crate::control::IntentTable;
 use crate::control::conflicts::ConflictLog;
-use crate::core::{Core, DeleteMode, FileKey, Owner, SemanticError};
+use crate::core::{Core, FileKey, Owner, SemanticError};
 use crate::policy::Profile;
-use process::ProcessResolver;
+use crate::service::process;
+use crate::service::{Admission, Caller};
 
 /// Settings of one mount that the front-end needs.
 #[derive(Clone, Debug)]
 pub struct FsConfig {
     /// Share sets for programs that cannot ask for one.
     pub profile: Profile,
-    /// Classic (name stays until the last close) or POSIX delete.
-    pub delete_mode: DeleteMode,
     /// How long the kernel may cache a name → inode mapping.
     pub entry_ttl: Duration,
     /// How long the kernel may cache attributes.
@@ -86,7 +84,6 @@ impl Default for FsConfig {
     fn default() -> Self {
         FsConfig {
             profile: Profile::Windows,
-            delete_mode: DeleteMode::Classic,
             entry_ttl: Duration::from_secs(1),
             attr_ttl: Duration::from_secs(1),
             sharing_errno: libc::EBUSY,
@@ -132,8 +129,8 @@ pub struct SharefsFs {
     core: Arc<Core>,
     /// Mount settings.
     cfg: FsConfig,
-    /// Thread id → process.
-    procs: ProcessResolver,
+    /// The live policy and the caller resolution it needs (the service layer).
+    admission: Admission,
     /// Names to remove at the last close of delete-pending files.
     pending_names: Mutex<HashMap<FileKey, PendingName>>,
     /// Kernel cache invalidations, sent from a thread of their own.
@@ -177,12 +174,13 @@ impl SharefsFs {
     ) -> SharefsFs {
         let intent_ttl = cfg.intent_ttl;
         let conflict_log = cfg.conflict_log;
+        let admission = Admission::new(cfg.policy.clone());
         SharefsFs {
             backing,
             handles: HandleTable::new(),
             core,
             cfg,
-            procs: ProcessResolver::new(),
+            admission,
             pending_names: Mutex::new(HashMap::new()),
             invalidator,
             released: (AtomicU64::new(0), Mutex::new(()), Condvar::new()),
@@ -226,8 +224,17 @@ impl SharefsFs {
             .ok_or_else(|| FsError::errno(libc::EBADF))
     }
 
+    /// The sender of a request, in the service layer's terms.
+    fn caller(req: &Request) -> Caller {
+        Caller {
+            tid: req.pid(),
+            uid: req.uid(),
+            gid: req.gid(),
+        }
+    }
+
     fn owner(&self, req: &Request) -> Arc<Owner> {
-        self.procs.owner(req.pid(), req.uid(), req.gid())
+        self.admission.owner(Self::caller(req))
     }
 
     fn errno(&self, e: &FsError) -> fuser::Errno {

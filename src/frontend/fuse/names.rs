@@ -150,7 +150,7 @@ impl SharefsFs {
         };
         let owner = self.owner(req);
         Err(self.refused_with(
-            self.cfg.sharing_errno,
+            crate::policy::Errnos::default(),
             op,
             &path,
             &owner,

@@ -5,6 +5,7 @@ use super::{FsError, SharefsFs};
 use crate::control::conflicts::Conflict;
 use crate::control::table::{self, Row};
 use crate::core::Owner;
+use crate::policy::Errnos;
 
 /// The symbolic name of an errno (`EBUSY`), for logs and the conflict log.
 pub(super) fn errno_name(code: i32) -> String {
@@ -38,16 +39,19 @@ impl SharefsFs {
         asked: &str,
         e: FsError,
     ) -> FsError {
-        let sharing_errno = self.sharing_errno_for(op, path, owner, &e);
-        self.refused_with(sharing_errno, op, path, owner, asked, e)
+        let errnos = match &e {
+            FsError::Denied(err) => self.admission.errnos_for(op, path, owner, err),
+            FsError::Io(_) => Errnos::default(),
+        };
+        self.refused_with(errnos, op, path, owner, asked, e)
     }
 
-    /// [`SharefsFs::refused`] with the errno of a sharing violation already chosen (by
-    /// the policy decision of the refused operation): a sharing violation whose errno
-    /// differs from the mount's default comes back as that errno.
+    /// [`SharefsFs::refused`] with the errnos already chosen (by the policy decision of
+    /// the refused operation): a refusal whose errno differs from the mount's default
+    /// comes back as that errno.
     pub(super) fn refused_with(
         &self,
-        sharing_errno: i32,
+        errnos: Errnos,
         op: &str,
         path: &str,
         owner: &Owner,
@@ -57,9 +61,8 @@ impl SharefsFs {
         let FsError::Denied(err) = &e else {
             return e;
         };
-        let errno = e.code(sharing_errno);
-        let converted = matches!(err, crate::core::SemanticError::SharingViolation { .. })
-            && sharing_errno != self.cfg.sharing_errno;
+        let errno = e.code_in(errnos);
+        let converted = errno != e.code(self.cfg.sharing_errno);
         let conflict = self.conflicts.record(Conflict::refusal(
             op,
             path,
@@ -86,6 +89,7 @@ impl SharefsFs {
             pid = owner.pid,
             comm = %owner.comm,
             uid = owner.uid,
+            runtime = owner.runtime,
             asked,
             kind = err.kind(),
             errno = %conflict.errno_name,

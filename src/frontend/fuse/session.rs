@@ -103,7 +103,6 @@ fn size_fd_budget(backing: &Backing, cfg: &MountConfig) {
 pub fn fs_config(cfg: &MountConfig) -> FsConfig {
     FsConfig {
         profile: cfg.profile,
-        delete_mode: cfg.delete_mode(),
         entry_ttl: cfg.entry_ttl,
         attr_ttl: cfg.attr_ttl,
         sharing_errno: libc::EBUSY,

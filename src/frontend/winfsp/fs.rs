@@ -221,6 +221,9 @@ impl SharefsWin {
             comm,
             uid: 0,
             gid: 0,
+            // Runtime recognition reads /proc and ELF files: not on Windows, where every
+            // runtime's own share mode arrives in the create request itself.
+            runtime: "",
         })
     }
 
@@ -255,6 +258,8 @@ impl SharefsWin {
             exe: None,
             cmdline: None,
             groups: Arc::from([]),
+            // A Windows program's runtime already chose its share set (`native_share`).
+            runtime: Default::default(),
         };
         let decision = policy.decide(&Query {
             path,

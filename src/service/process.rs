@@ -1,7 +1,8 @@
 //! Who is behind a request: FUSE's header carries the calling thread's id and its
 //! uid/gid; the process (thread group), its name, supplementary groups, executable and
 //! command line come from `/proc`, cached briefly because thread ids are reused. The
-//! executable and command line are read only when a policy rule asks for them.
+//! executable, command line and language runtime ([`super::runtime_probe`]) are read
+//! at the first decision that needs them.
 //!
 //! macOS has no `/proc`: macFUSE's header carries the process id itself, its name and
 //! executable come from libproc (`proc_name`, `proc_pidpath`), and the command line and
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
+use super::runtime_probe::RuntimeProbe;
 use crate::core::Owner;
 use crate::policy::Process;
 
@@ -31,7 +33,8 @@ struct Entry {
     comm: Arc<str>,
     groups: Arc<[u32]>,
     exited: bool,
-    /// The full identity, read on first need (exe and cmdline cost two more reads).
+    /// The full identity, read on first need (exe and cmdline cost two more reads; the
+    /// runtime is cached per process and per executable).
     identity: OnceLock<Option<Arc<Process>>>,
 }
 
@@ -42,6 +45,8 @@ type CachedProcess = (Arc<Entry>, Instant);
 #[derive(Debug)]
 pub struct ProcessResolver {
     cache: Mutex<LruCache<u32, CachedProcess>>,
+    /// Which runtime each process runs.
+    runtimes: RuntimeProbe,
 }
 
 impl Default for ProcessResolver {
@@ -57,30 +62,55 @@ impl ProcessResolver {
             cache: Mutex::new(LruCache::new(
                 NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN),
             )),
+            runtimes: RuntimeProbe::default(),
         }
     }
 
-    /// The owner of a request from thread `tid` with credentials `uid`/`gid`. A thread
-    /// that has already exited still gets an owner (its tid as pid, comm "?").
+    /// The owner of a request from thread `tid` with credentials `uid`/`gid`, with its
+    /// runtime (for the lock table and the conflict log). A thread that has
+    /// already exited still gets an owner (its tid as pid, comm "?").
     pub fn owner(&self, tid: u32, uid: u32, gid: u32) -> Arc<Owner> {
         let e = self.process_of(tid);
+        let runtime = self.identity(tid).map_or("", |p| p.runtime.name());
         Arc::new(Owner {
             pid: e.pid,
             tid,
             comm: e.comm.to_string(),
             uid,
             gid,
+            runtime,
         })
     }
 
     /// The full identity of thread `tid`'s process for policy matching (comm, exe,
     /// cmdline, groups), from the same short-lived cache; `None` when the process had
     /// exited (or `tid` is 0, a request from the kernel itself).
+    ///
+    /// The executable is read again on every call (one `readlink`): a process that
+    /// called `exec` since (a shell's child that opened its redirections, then became
+    /// `node`) is identified anew instead of keeping the shell's runtime.
     pub fn identity(&self, tid: u32) -> Option<Arc<Process>> {
         let e = self.process_of(tid);
         if e.exited || tid == 0 {
             return None;
         }
+        if let Some(Some(known)) = e.identity.get()
+            && read_exe(e.pid) != known.exe
+        {
+            self.cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop(&tid);
+            let fresh = self.process_of(tid);
+            if fresh.exited {
+                return None;
+            }
+            return self.identity_of(&fresh);
+        }
+        self.identity_of(&e)
+    }
+
+    fn identity_of(&self, e: &Entry) -> Option<Arc<Process>> {
         e.identity
             .get_or_init(|| {
                 let pid = e.pid;
@@ -91,12 +121,14 @@ impl ProcessResolver {
                 if exe.is_none() && cmdline.is_none() && !proc_exists(pid) {
                     return None;
                 }
+                let runtime = self.runtimes.recognise(pid, exe.as_deref()).runtime;
                 Some(Arc::new(Process {
                     pid,
                     comm: e.comm.clone(),
                     exe,
                     cmdline,
                     groups: e.groups.clone(),
+                    runtime,
                 }))
             })
             .clone()
@@ -279,7 +311,7 @@ mod tests {
 
 /// What `/proc` says about whether a process still reaches one of the mount's inodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Reach {
+pub enum Reach {
     /// A descriptor (`/proc/PID/fdinfo/N`, `ino:`) or a mapping (`/proc/PID/maps`) of
     /// the inode is still there.
     Holds,
@@ -293,7 +325,7 @@ pub(super) enum Reach {
 /// The device ("major:minor", decimal) of the FUSE mount at `mountpoint`, from the
 /// daemon's own mountinfo (the topmost mount there: `sharefs run` mounts over DIR).
 #[cfg(target_os = "linux")]
-pub(super) fn mount_device(mountpoint: &std::path::Path) -> Option<String> {
+pub fn mount_device(mountpoint: &std::path::Path) -> Option<String> {
     let want = mountpoint.to_str()?.replace(' ', "\\040");
     let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     info.lines()
@@ -306,7 +338,7 @@ pub(super) fn mount_device(mountpoint: &std::path::Path) -> Option<String> {
 
 /// macOS has no `/proc`.
 #[cfg(not(target_os = "linux"))]
-pub(super) fn mount_device(_mountpoint: &std::path::Path) -> Option<String> {
+pub fn mount_device(_mountpoint: &std::path::Path) -> Option<String> {
     None
 }
 
@@ -317,7 +349,7 @@ pub(super) fn mount_device(_mountpoint: &std::path::Path) -> Option<String> {
 /// its mounts of that device, then each descriptor's fdinfo (`mnt_id:`, `ino:`) and its
 /// maps (device and inode columns) are compared. No request reaches the mount.
 #[cfg(target_os = "linux")]
-pub(super) fn reach(pid: u32, dev: &str, ino: u64) -> Reach {
+pub fn reach(pid: u32, dev: &str, ino: u64) -> Reach {
     let Ok(mounts) = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")) else {
         return Reach::Unknown;
     };
@@ -371,6 +403,6 @@ pub(super) fn reach(pid: u32, dev: &str, ino: u64) -> Reach {
 
 /// macOS has no `/proc`: whether a RELEASE is coming is never known there.
 #[cfg(not(target_os = "linux"))]
-pub(super) fn reach(_pid: u32, _dev: &str, _ino: u64) -> Reach {
+pub fn reach(_pid: u32, _dev: &str, _ino: u64) -> Reach {
     Reach::Unknown
 }
