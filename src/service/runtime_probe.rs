@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use lru::LruCache;
 
 use crate::policy::Runtime;
-use crate::policy::runtime::{JavaApi, Libuv};
+use crate::policy::runtime::Libuv;
 
 /// What was recognised, and from what (for the log and `sharefs policy explain`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,7 +244,7 @@ fn by_maps(pid: u32) -> Option<Recognition> {
         } else if lib.starts_with("libnode.so") {
             Runtime::Node(Libuv::default())
         } else if lib == "libjvm.so" {
-            Runtime::Java(JavaApi::default(), jdk_of_libjvm(path))
+            Runtime::Java(Default::default(), jdk_of_libjvm(path))
         } else if lib.starts_with("libcoreclr.so") || lib.starts_with("libSystem.Native.so") {
             Runtime::DotNet
         } else if lib.starts_with("librustc_driver") {
