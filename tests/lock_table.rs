@@ -332,9 +332,17 @@ fn sharefs_locks_and_conflicts_commands() {
         &m.mnt,
         &format!("{} conflicts {}", common::bin(), m.mnt.display()),
     );
+    // `rm` is a C program: the CRT row of the runtime table reports a sharing
+    // violation as EACCES (UCRT errno.cpp), and both parties' runtimes are named.
     assert!(
-        c.contains("unlink sharing_violation EBUSY dir/b by pid="),
+        c.contains("unlink sharing_violation EACCES dir/b by pid=")
+            && c.contains("comm=rm runtime=c"),
         "{c}"
+    );
+    assert!(c.contains("comm=python3 runtime=python"), "{c}");
+    assert!(
+        lines[0].contains("RUNTIME") && lines[1].contains("python"),
+        "{out}"
     );
     assert!(c.contains(&format!("held by pid={}", h.pid())), "{c}");
     let bad = Command::new(common::bin())
