@@ -345,7 +345,8 @@ func main() {
 }
 
 /// A stripped Rust binary has no `.comment` left: it falls back to the C row, as a
-/// C program would (RUNTIMES.md: the Rust heuristic is strippable).
+/// C program would (RUNTIMES.md: the Rust heuristic is strippable). So does one that
+/// runs from the mount.
 #[test]
 fn a_stripped_rust_binary_falls_back_to_the_c_row() {
     require_fuse!();
@@ -381,6 +382,14 @@ fn a_stripped_rust_binary_falls_back_to_the_c_row() {
         .unwrap();
     assert!(stripped_comment.success());
     fs::write(m.path("r.txt"), "r").unwrap();
+    // The same Rust binary run from the mount itself: the daemon never reads a file
+    // through its own mount (a worker would wait on another), so it is the C row.
+    fs::copy(dir.join("plain"), m.path("on-mount")).unwrap();
+    let mut on_mount = Command::new(m.path("on-mount"));
+    on_mount.arg(m.path("r.txt"));
+    let h = Holder::spawn(on_mount);
+    assert_eq!(runtimes_holding(&m, "r.txt"), ["c"]);
+    h.release();
     for (name, want) in [("plain", "rust"), ("stripped", "c")] {
         let mut cmd = Command::new(dir.join(name));
         cmd.arg(m.path("r.txt"));

@@ -69,9 +69,14 @@ pub struct Admission {
 impl Admission {
     /// Admission under `policy`.
     pub fn new(policy: Arc<PolicyHandle>) -> Admission {
+        Admission::serving(policy, None)
+    }
+
+    /// Admission under `policy` for the daemon serving `mountpoint`.
+    pub fn serving(policy: Arc<PolicyHandle>, mountpoint: Option<std::path::PathBuf>) -> Admission {
         Admission {
             policy,
-            procs: ProcessResolver::new(),
+            procs: ProcessResolver::serving(mountpoint),
         }
     }
 

@@ -56,6 +56,15 @@ impl Default for ProcessResolver {
 }
 
 impl ProcessResolver {
+    /// A resolver with room for 1024 threads, for the daemon serving `mountpoint`
+    /// (whose files its runtime probe never reads).
+    pub fn serving(mountpoint: Option<std::path::PathBuf>) -> ProcessResolver {
+        ProcessResolver {
+            runtimes: RuntimeProbe::serving(mountpoint),
+            ..ProcessResolver::new()
+        }
+    }
+
     /// A resolver with room for 1024 threads.
     pub fn new() -> ProcessResolver {
         ProcessResolver {

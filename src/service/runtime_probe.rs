@@ -54,6 +54,10 @@ pub struct RuntimeProbe {
     files: Mutex<LruCache<FileKey, Option<Recognition>>>,
     /// Node.js binary or libnode → its libuv (reading it scans the whole file).
     libuvs: Mutex<LruCache<FileKey, Libuv>>,
+    /// The mount this daemon serves: files below it are never read here, because a
+    /// worker reading through its own mount waits for another worker, and with every
+    /// worker doing so the daemon would deadlock.
+    own_mount: Option<std::path::PathBuf>,
 }
 
 impl Default for RuntimeProbe {
@@ -63,11 +67,28 @@ impl Default for RuntimeProbe {
             processes: Mutex::new(LruCache::new(room(4096))),
             files: Mutex::new(LruCache::new(room(512))),
             libuvs: Mutex::new(LruCache::new(room(64))),
+            own_mount: None,
         }
     }
 }
 
 impl RuntimeProbe {
+    /// A probe for the daemon serving `mountpoint` (absolute, resolved).
+    pub fn serving(mountpoint: Option<std::path::PathBuf>) -> RuntimeProbe {
+        RuntimeProbe {
+            own_mount: mountpoint,
+            ..RuntimeProbe::default()
+        }
+    }
+
+    /// Whether the daemon may read `path` itself: not when it is on its own mount
+    /// (tests: `files_on_the_served_mount_are_not_read`).
+    fn readable_here(&self, path: &str) -> bool {
+        self.own_mount
+            .as_ref()
+            .is_none_or(|m| !std::path::Path::new(path).starts_with(m))
+    }
+
     /// The runtime of process `pid`, whose executable is `exe` (`None`: unreadable).
     pub fn recognise(&self, pid: u32, exe: Option<&str>) -> Recognition {
         let Some(exe) = exe else {
@@ -134,6 +155,9 @@ impl RuntimeProbe {
 
     /// The executable's own sections, cached by file identity.
     fn by_sections(&self, exe: &str) -> Option<Recognition> {
+        if !self.readable_here(exe) {
+            return None;
+        }
         let meta = std::fs::metadata(exe).ok()?;
         let key = file_key(&meta);
         if let Some(hit) = self
@@ -159,6 +183,9 @@ impl RuntimeProbe {
 impl RuntimeProbe {
     /// The libuv of a Node.js binary, cached by file identity.
     fn libuv_of(&self, binary: &str) -> Libuv {
+        if !self.readable_here(binary) {
+            return Libuv::default();
+        }
         let Ok(meta) = std::fs::metadata(binary) else {
             return Libuv::default();
         };
@@ -445,6 +472,19 @@ mod tests {
         assert_eq!(r.runtime, Runtime::Rust, "{r:?}");
         assert_eq!(r.evidence, "elf");
         assert_eq!(probe.recognise(std::process::id(), Some(exe)), r);
+    }
+
+    /// An executable on the mount the daemon serves is never opened by the daemon: it
+    /// falls back to the C row instead of reading its sections through its own mount.
+    #[test]
+    fn files_on_the_served_mount_are_not_read() {
+        let exe = std::fs::read_link("/proc/self/exe").unwrap();
+        let dir = exe.parent().unwrap().to_path_buf();
+        let probe = RuntimeProbe::serving(Some(dir));
+        let r = probe.recognise(std::process::id(), exe.to_str());
+        assert_eq!(r.runtime, Runtime::C, "{r:?}");
+        assert!(!probe.readable_here(exe.to_str().unwrap()));
+        assert!(RuntimeProbe::default().readable_here(exe.to_str().unwrap()));
     }
 
     /// A C program (no runtime evidence) is the C row; an unreadable one too.

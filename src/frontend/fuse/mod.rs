@@ -174,7 +174,7 @@ impl SharefsFs {
     ) -> SharefsFs {
         let intent_ttl = cfg.intent_ttl;
         let conflict_log = cfg.conflict_log;
-        let admission = Admission::new(cfg.policy.clone());
+        let admission = Admission::serving(cfg.policy.clone(), cfg.mountpoint.clone());
         SharefsFs {
             backing,
             handles: HandleTable::new(),
