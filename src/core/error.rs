@@ -54,6 +54,18 @@ pub enum SemanticError {
 }
 
 impl SemanticError {
+    /// The refusals Win32 reports as ERROR_ACCESS_DENIED (5): delete pending, cannot
+    /// delete, access denied (SEMANTICS.md §7). A runtime spells them in one errno
+    /// (RUNTIMES.md, last column; tests/runtimes.rs).
+    pub fn is_access_denied(&self) -> bool {
+        matches!(
+            self,
+            SemanticError::DeletePending
+                | SemanticError::AccessDenied { .. }
+                | SemanticError::CannotDelete
+        )
+    }
+
     /// The byte-range locks that are the other parties of a lock refusal.
     pub fn lock_holders(&self) -> &[ByteLock] {
         match self {

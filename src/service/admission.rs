@@ -203,13 +203,8 @@ impl Admission {
     /// a locked range, a lock): the caller's rule or runtime for the operation decides.
     pub fn errnos_for(&self, op: &str, path: &str, owner: &Owner, e: &SemanticError) -> Errnos {
         let sets_errno = self.policy.current().sets_errno();
-        let errno_class = matches!(
-            e,
-            SemanticError::SharingViolation { .. }
-                | SemanticError::DeletePending
-                | SemanticError::AccessDenied { .. }
-                | SemanticError::CannotDelete
-        );
+        let errno_class =
+            matches!(e, SemanticError::SharingViolation { .. }) || e.is_access_denied();
         if !errno_class || !sets_errno {
             return Errnos::default();
         }

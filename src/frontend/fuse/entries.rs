@@ -189,7 +189,8 @@ impl SharefsFs {
             .delete_decision(Self::caller(req), &path, is_dir);
         let mode = decision.delete;
         // A runtime that clears the read-only attribute before deleting (libuv, Go, Rust,
-        // git's mingw_unlink; RUNTIMES.md) is not stopped by it.
+        // git's mingw_unlink; RUNTIMES.md) is not stopped by it (tests/runtimes.rs:
+        // read_only_files_are_deleted_by_the_runtimes_that_clear_the_attribute).
         let mut facts = self.facts_of_stat(&st);
         if decision.readonly_delete == ReadOnlyRule::Clears {
             facts.readonly = false;

@@ -50,11 +50,7 @@ impl FsError {
     /// violation and access denied as `errnos` say (RUNTIMES.md, the last two columns).
     pub fn code_in(&self, errnos: Errnos) -> i32 {
         match self {
-            FsError::Denied(
-                SemanticError::DeletePending
-                | SemanticError::AccessDenied { .. }
-                | SemanticError::CannotDelete,
-            ) => errnos.access_denied.errno(),
+            FsError::Denied(e) if e.is_access_denied() => errnos.access_denied.errno(),
             _ => self.code(errnos.sharing_violation.errno()),
         }
     }
